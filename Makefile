@@ -1,0 +1,36 @@
+# One command each: `make demo` (set up, generate data, train, evaluate) and
+# `make test` (set up, run the test suite).
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-8e_shapes.py
+WORK_DIR   ?= work_dirs/demo
+NUM_TRAIN  ?= 2000
+NUM_VAL    ?= 200
+PYTEST_ARGS ?=
+
+.PHONY: install data checkpoints demo train evaluate test clean
+
+install:
+	VENV=$(VENV) bash tools/install.sh
+
+data: install
+	$(PY) tools/dataset_converters/generate_shapes.py --out-dir data/shapes \
+	    --num-train $(NUM_TRAIN) --num-val $(NUM_VAL)
+
+checkpoints: install
+	$(PY) tools/model_converters/make_tiny_llava.py --out-dir data/checkpoints
+
+train: data checkpoints
+	$(PY) tools/train.py $(CONFIG) --work-dir $(WORK_DIR)
+
+evaluate:
+	$(PY) tools/test.py $(CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" \
+	    --work-dir $(WORK_DIR) --show-dir vis
+
+demo: train evaluate
+
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf work_dirs/demo

@@ -1,0 +1,35 @@
+# Runtime shared by every config: hooks, logging, visualisation, launch.
+default_scope = 'llava_detseg'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # draws every `interval`-th validation sample into the work dir;
+    # tools/test.py --show-dir draws all of them
+    visualization=dict(type='mmdet.DetVisualizationHook', draw=True,
+                       interval=50))
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py switches to gloo when CUDA is absent
+    dist_cfg=dict(backend='nccl'))
+
+# device_ids=None lets the same wrapper serve CPU (gloo) and GPU processes.
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel',
+    device_ids=None,
+    broadcast_buffers=False)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
+
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0)

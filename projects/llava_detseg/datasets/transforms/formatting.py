@@ -1,0 +1,30 @@
+"""Packing of multi-task samples."""
+from mmdet.datasets.transforms import PackDetInputs
+from mmengine.structures import PixelData
+
+from llava_detseg.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class PackMultiTaskInputs(PackDetInputs):
+    """mmdet's ``PackDetInputs`` with the semantic map in mmseg's form.
+
+    mmdet packs ``PixelData(sem_seg=...)``; mmseg's decode heads and
+    ``IoUMetric`` read ``PixelData(data=...)``. The conversations and tasks
+    travel as metainfo (they are in the default ``meta_keys``).
+    """
+
+    def __init__(self,
+                 meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                            'scale_factor', 'flip', 'flip_direction', 'tasks',
+                            'conversations')) -> None:
+        super().__init__(meta_keys=meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        packed = super().transform(results)
+        sample = packed['data_samples']
+        if 'gt_sem_seg' in sample and 'sem_seg' in sample.gt_sem_seg:
+            seg = sample.gt_sem_seg
+            sample.gt_sem_seg = PixelData(
+                data=seg.sem_seg, metainfo=seg.metainfo)
+        return packed

@@ -1,0 +1,1 @@
+"""Hooks and optimisation wrappers of the project (registered on import)."""

@@ -1,0 +1,5 @@
+"""Metrics of the ``llava_detseg`` scope (registered in ``METRICS``)."""
+from .task_metric import TaskMetric
+from .vqa_metric import VQAMetric
+
+__all__ = ['TaskMetric', 'VQAMetric']

@@ -1,0 +1,71 @@
+"""Run any registered metric on the samples of one task only."""
+from typing import Any, Dict, Optional, Sequence
+
+from mmengine.evaluator import BaseMetric
+
+from llava_detseg.registry import METRICS
+
+
+@METRICS.register_module()
+class TaskMetric(BaseMetric):
+    """Feed a wrapped metric only the samples whose ``tasks`` include ``task``.
+
+    One evaluator scores every task of a multi-task dataset with the
+    libraries' own metrics (``mmdet.CocoMetric``, ``mmseg.IoUMetric``) left
+    unchanged: this wrapper filters the samples and hands the wrapped metric
+    the dataset meta it expects (e.g. mmseg wants the semantic classes, with
+    background, under ``classes``).
+
+    Args:
+        task (str): ``det``, ``seg`` or ``vqa``.
+        metric (dict): Config of the wrapped metric.
+        meta_keys (dict, optional): ``{key the metric reads: dataset meta
+            key}``, e.g. ``dict(classes='seg_classes')``.
+    """
+
+    def __init__(self,
+                 task: str,
+                 metric: dict,
+                 meta_keys: Optional[Dict[str, str]] = None) -> None:
+        self.metric = METRICS.build(metric)
+        super().__init__(
+            collect_device=self.metric.collect_device,
+            prefix=self.metric.prefix)
+        self.task = task
+        self.meta_keys = dict(meta_keys or {})
+
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        return self.metric.dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: Optional[dict]) -> None:
+        if meta is not None:
+            meta = dict(meta)
+            for key, source in self.meta_keys.items():
+                if source not in meta:
+                    raise KeyError(
+                        f'TaskMetric({self.task}): the dataset meta has no '
+                        f'"{source}" (needed as "{key}" by '
+                        f'{type(self.metric).__name__})')
+                meta[key] = meta[source]
+        self.metric.dataset_meta = meta
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Score the samples of this task with the wrapped metric.
+
+        One entry per sample, empty for other tasks' samples, keeps the
+        results of all ranks aligned when MMEngine gathers them by position.
+        """
+        inner = self.metric.results
+        for sample in data_samples:
+            start = len(inner)
+            if self.task in sample.get('tasks', ()):
+                self.metric.process(data_batch, [sample])
+            self.results.append(inner[start:])
+            del inner[start:]
+
+    def compute_metrics(self, results: list) -> dict:
+        """The wrapped metric's ``compute_metrics`` on this task's results."""
+        return self.metric.compute_metrics(
+            [r for per_sample in results for r in per_sample])

@@ -1,0 +1,3 @@
+from .clip_vit import CLIPViTBackbone, ViTOutputs
+
+__all__ = ['CLIPViTBackbone', 'ViTOutputs']

@@ -1,0 +1,3 @@
+from .multitask_preprocessor import MultiTaskDataPreprocessor
+
+__all__ = ['MultiTaskDataPreprocessor']

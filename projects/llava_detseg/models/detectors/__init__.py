@@ -1,0 +1,3 @@
+from .llava_detseg import TASKS, LlavaDetSeg
+
+__all__ = ['TASKS', 'LlavaDetSeg']

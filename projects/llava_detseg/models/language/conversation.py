@@ -1,0 +1,97 @@
+"""LLaVA-1.5 ("v1") conversation template, tokenized with answer-only labels."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+IGNORE_INDEX = -100
+# Placeholder id for the image's place in ``input_ids`` (LLaVA uses -200 too);
+# it is replaced by the projected visual tokens, never embedded.
+IMAGE_PLACEHOLDER = -200
+IMAGE_TOKEN = '<image>'
+LLAVA_V1_SYSTEM = (
+    'A chat between a curious human and an artificial intelligence '
+    'assistant. The assistant gives helpful, detailed, and polite answers '
+    "to the human's questions.")
+
+Conversation = Sequence[Dict[str, str]]
+
+
+def split_turns(conversation: Conversation) -> List[Tuple[str, str]]:
+    """Pair each human turn with the gpt turn that follows it.
+
+    Raises:
+        ValueError: if the roles do not alternate human, gpt, ...
+    """
+    turns = []
+    for i in range(0, len(conversation), 2):
+        human = conversation[i]
+        gpt = conversation[i + 1] if i + 1 < len(conversation) else None
+        if human.get('from') != 'human' or (gpt is not None
+                                            and gpt.get('from') != 'gpt'):
+            raise ValueError(
+                f'conversation turns {i}/{i + 1} are not a human/gpt pair')
+        turns.append((human['value'], gpt['value'] if gpt else None))
+    return turns
+
+
+class ConversationTokenizer:
+    """Tokenize conversations in the LLaVA v1 template.
+
+    ``[SYSTEM ]USER: {q} ASSISTANT: {a}</s>USER: ...``; labels are the
+    answer tokens (and their ``</s>``) only, ``<image>`` becomes one
+    :data:`IMAGE_PLACEHOLDER`.
+
+    Args:
+        tokenizer: a transformers tokenizer with ``bos``/``eos`` tokens.
+        system_prompt (str): Prepended to every conversation ('' for none).
+        max_length (int): Longest token sequence kept (image placeholder
+            counted as one token); longer sequences are cut.
+    """
+
+    def __init__(self,
+                 tokenizer,
+                 system_prompt: str = LLAVA_V1_SYSTEM,
+                 max_length: int = 2048) -> None:
+        self.tokenizer = tokenizer
+        self.system_prompt = system_prompt
+        self.max_length = max_length
+
+    def _text(self, text: str) -> List[int]:
+        ids: List[int] = []
+        for i, part in enumerate(text.split(IMAGE_TOKEN)):
+            if i:
+                ids.append(IMAGE_PLACEHOLDER)
+            if part:
+                ids += self.tokenizer(part, add_special_tokens=False).input_ids
+        return ids
+
+    def _prefix(self) -> List[int]:
+        ids = [self.tokenizer.bos_token_id]
+        if self.system_prompt:
+            ids += self._text(self.system_prompt + ' ')
+        return ids
+
+    def encode_train(self,
+                     conversation: Conversation) -> Tuple[List[int], List[int]]:
+        """Return ``(input_ids, labels)`` for teacher forcing."""
+        ids = self._prefix()
+        labels = [IGNORE_INDEX] * len(ids)
+        for question, answer in split_turns(conversation):
+            prompt = self._text(f'USER: {question} ASSISTANT:')
+            ids += prompt
+            labels += [IGNORE_INDEX] * len(prompt)
+            if answer is not None:
+                target = self._text(' ' + answer) + [
+                    self.tokenizer.eos_token_id
+                ]
+                ids += target
+                labels += target
+        return ids[:self.max_length], labels[:self.max_length]
+
+    def encode_prompt(self, question: str,
+                      history: Optional[Conversation] = None) -> List[int]:
+        """Return the ``input_ids`` that end right before the answer."""
+        ids = self._prefix()
+        for q, a in split_turns(history or []):
+            ids += self._text(f'USER: {q} ASSISTANT: {a}')
+            ids.append(self.tokenizer.eos_token_id)
+        ids += self._text(f'USER: {question} ASSISTANT:')
+        return ids[-self.max_length:]

@@ -1,0 +1,186 @@
+"""The LLaVA language branch: projector + LLaMA from a llava-hf folder."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from llava_detseg.registry import MODELS
+from ..utils import load_hf_model
+from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
+                           Conversation, ConversationTokenizer, split_turns)
+
+
+@MODELS.register_module()
+class LlavaLanguageBranch(BaseModule):
+    """Answer questions about an image from the shared backbone's tokens.
+
+    Loads ``LlavaForConditionalGeneration`` (its ``mlp2x_gelu`` projector,
+    language model and ``lm_head``) and its tokenizer with
+    ``from_pretrained``. Its own vision tower is dropped: the detector's
+    backbone (the same CLIP weights in LLaVA-1.5) runs once per image and
+    hands its hidden states here.
+
+    Args:
+        pretrained (str): Hub id or folder in the llava-hf layout
+            (e.g. ``llava-hf/llava-1.5-7b-hf``).
+        vision_feature_layer (int): Hidden state fed to the projector (LLaVA
+            uses the penultimate layer, -2).
+        vision_feature_select_strategy (str): ``'default'`` drops the CLS
+            token, ``'full'`` keeps it.
+        system_prompt (str): System text of the v1 template.
+        max_length (int): Longest token sequence (visual tokens excluded).
+        max_new_tokens (int): Generation budget of an answer.
+        freeze_llm (bool): Freeze the language model and ``lm_head``.
+        freeze_projector (bool): Freeze the projector.
+        torch_dtype (str, optional): dtype to load the weights in.
+        init_cfg (dict, optional): Init config.
+    """
+
+    def __init__(self,
+                 pretrained: str,
+                 vision_feature_layer: int = -2,
+                 vision_feature_select_strategy: str = 'default',
+                 system_prompt: str = LLAVA_V1_SYSTEM,
+                 max_length: int = 2048,
+                 max_new_tokens: int = 32,
+                 freeze_llm: bool = False,
+                 freeze_projector: bool = False,
+                 torch_dtype: Optional[str] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        from transformers import AutoTokenizer, LlavaForConditionalGeneration
+        if vision_feature_select_strategy not in ('default', 'full'):
+            raise ValueError('vision_feature_select_strategy must be '
+                             '"default" or "full", got '
+                             f'"{vision_feature_select_strategy}"')
+        self.llava = load_hf_model(
+            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype)
+        # The shared backbone replaces it; keeping it would hold a second
+        # copy of CLIP in memory and in every checkpoint.
+        self.llava.model.vision_tower = None
+        self.tokenizer = AutoTokenizer.from_pretrained(pretrained)
+        self.conv_tokenizer = ConversationTokenizer(
+            self.tokenizer, system_prompt=system_prompt, max_length=max_length)
+        self.vision_hidden_size = self.llava.config.vision_config.hidden_size
+        self.vision_feature_layer = vision_feature_layer
+        self.keep_cls = vision_feature_select_strategy == 'full'
+        self.max_new_tokens = max_new_tokens
+        if freeze_llm:
+            self.llava.model.language_model.requires_grad_(False)
+            self.llava.lm_head.requires_grad_(False)
+        if freeze_projector:
+            self.projector.requires_grad_(False)
+
+    @property
+    def projector(self) -> torch.nn.Module:
+        return self.llava.model.multi_modal_projector
+
+    def image_tokens(self, hidden_states: Sequence[Tensor]) -> Tensor:
+        """Project the chosen ViT layer to (B, N, D) language-model tokens."""
+        feats = hidden_states[self.vision_feature_layer]
+        if not self.keep_cls:
+            feats = feats[:, 1:]
+        proj = self.projector
+        return proj(feats.to(proj.linear_1.weight.dtype))
+
+    def _embed(self, ids: List[int], image: Tensor) -> Tensor:
+        """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder."""
+        ids_t = torch.tensor(ids, device=image.device)
+        is_img = ids_t == IMAGE_PLACEHOLDER
+        emb = self.llava.get_input_embeddings()(ids_t.clamp(min=0))
+        if not is_img.any():
+            return emb
+        pos = int(is_img.nonzero()[0])
+        return torch.cat([emb[:pos], image.to(emb.dtype), emb[pos + 1:]])
+
+    @staticmethod
+    def _check(conversation: Conversation) -> None:
+        n = sum(t['value'].count('<image>') for t in conversation)
+        if n != 1:
+            raise ValueError(f'a conversation must hold exactly one <image> '
+                             f'token, this one holds {n}: {conversation!r}')
+
+    def loss(self, image_tokens: Tensor,
+             conversations: Sequence[Conversation],
+             image_index: Sequence[int]) -> Dict[str, Tensor]:
+        """LM cross-entropy on answer tokens only.
+
+        Args:
+            image_tokens (Tensor): (B, N, D) projected tokens, one per image.
+            conversations (Sequence[Conversation]): One per sequence.
+            image_index (Sequence[int]): Image of each conversation.
+        """
+        embeds, labels = [], []
+        for conv, i in zip(conversations, image_index):
+            self._check(conv)
+            ids, lab = self.conv_tokenizer.encode_train(conv)
+            image = image_tokens[i]
+            embeds.append(self._embed(ids, image))
+            labels.append(self._splice_labels(ids, lab, image.shape[0]))
+        inputs, mask = _pad(embeds, left=False)
+        labels_t = torch.full(mask.shape, IGNORE_INDEX, device=inputs.device)
+        for row, lab in enumerate(labels):
+            labels_t[row, :len(lab)] = torch.tensor(lab)
+        hidden = self.llava.model.language_model(
+            inputs_embeds=inputs, attention_mask=mask).last_hidden_state
+        # Only answer positions go through lm_head: with a 32k vocabulary and
+        # hundreds of visual tokens that is most of the head's cost saved.
+        target = labels_t[:, 1:]
+        keep = target != IGNORE_INDEX
+        logits = self.llava.lm_head(hidden[:, :-1][keep])
+        loss = F.cross_entropy(logits.float(), target[keep])
+        return dict(loss_lm=loss)
+
+    @staticmethod
+    def _splice_labels(ids: List[int], labels: List[int],
+                       num_image: int) -> List[int]:
+        if IMAGE_PLACEHOLDER not in ids:
+            return labels
+        pos = ids.index(IMAGE_PLACEHOLDER)
+        return labels[:pos] + [IGNORE_INDEX] * num_image + labels[pos + 1:]
+
+    @torch.no_grad()
+    def predict(self, image_tokens: Tensor, questions: Sequence[str],
+                image_index: Sequence[int]) -> List[str]:
+        """Greedy answers, one per question, in one batched ``generate``."""
+        if not questions:
+            return []
+        embeds = [
+            self._embed(self.conv_tokenizer.encode_prompt(q), image_tokens[i])
+            for q, i in zip(questions, image_index)
+        ]
+        inputs, mask = _pad(embeds, left=True)
+        out = self.llava.generate(
+            inputs_embeds=inputs,
+            attention_mask=mask,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id)
+        return [
+            t.strip()
+            for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        ]
+
+
+def first_question(conversation: Conversation) -> tuple:
+    """The first human question and the reference answer that follows it."""
+    question, answer = split_turns(conversation)[0]
+    return question, answer
+
+
+def _pad(seqs: List[Tensor], left: bool) -> tuple:
+    """Pad (L_i, D) sequences to (B, L, D) and return the attention mask."""
+    length = max(s.shape[0] for s in seqs)
+    out = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[1])
+    mask = torch.zeros(len(seqs), length, dtype=torch.long,
+                       device=seqs[0].device)
+    for row, s in enumerate(seqs):
+        sl = slice(length - s.shape[0], length) if left else slice(
+            0, s.shape[0])
+        out[row, sl] = s
+        mask[row, sl] = 1
+    return out, mask

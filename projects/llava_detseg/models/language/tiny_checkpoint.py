@@ -1,0 +1,143 @@
+"""Write tiny, randomly initialised checkpoints in the Hugging Face layouts.
+
+The embedded default and the tests cannot download ``openai/clip-vit-*`` or
+``llava-hf/llava-1.5-7b-hf``; instead they build models of the same classes
+from tiny configs, ``save_pretrained`` them to a local folder and load them
+back through the same ``from_pretrained`` path that real checkpoints take.
+"""
+import os
+import os.path as osp
+from typing import Dict, Optional
+
+import torch
+
+# Text the offline BPE tokenizer is trained on: the words users and the
+# shapes data use, so common words are single tokens. Byte-level fallback
+# keeps every other string encodable and decodable exactly.
+_CORPUS = [
+    'USER: ASSISTANT: Answer: How many are there? What color is the ? '
+    'Is there a ? yes no Yes No',
+    'circle circles square squares triangle triangles object objects',
+    'red green blue yellow white black gray orange purple',
+    '0 1 2 3 4 5 6 7 8 9 10 zero one two three four five six seven eight '
+    'nine ten',
+    'Detect all objects. Find every Segment the Describe the image. '
+    'left right top bottom first second third',
+    'A chat between a curious user and an artificial intelligence assistant.',
+]
+SPECIAL_TOKENS = ('<unk>', '<s>', '</s>', '<pad>', '<image>')
+
+TINY_VISION = dict(
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    image_size=128,
+    patch_size=16,
+    projection_dim=128)
+TINY_TEXT = dict(
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=4,
+    max_position_embeddings=512,
+    rms_norm_eps=1e-6)
+
+
+def build_tiny_tokenizer(vocab_size: int = 512):
+    """Train a byte-level BPE tokenizer offline and wrap it for transformers.
+
+    Returns:
+        PreTrainedTokenizerFast: ids 0..4 are ``<unk> <s> </s> <pad> <image>``.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token='<unk>'))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False)
+    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    # LLaMA prepends BOS; the template then never has to.
+    tok.post_processor = processors.TemplateProcessing(
+        single='<s> $A', special_tokens=[('<s>', tok.token_to_id('<s>'))])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token='<unk>',
+        bos_token='<s>',
+        eos_token='</s>',
+        pad_token='<pad>',
+        extra_special_tokens={'image_token': '<image>'},
+        padding_side='right')
+
+
+def write_tiny_checkpoints(out_dir: str,
+                           vision: Optional[Dict] = None,
+                           text: Optional[Dict] = None,
+                           seed: int = 0,
+                           force: bool = False) -> Dict[str, str]:
+    """Write ``clip-vit-tiny/`` and ``llava-tiny/`` under ``out_dir``.
+
+    ``clip-vit-tiny`` is a ``CLIPVisionModel`` folder (as
+    ``openai/clip-vit-large-patch14-336``); ``llava-tiny`` is a
+    ``LlavaForConditionalGeneration`` folder with its tokenizer (as
+    ``llava-hf/llava-1.5-7b-hf``) whose vision tower holds the same weights,
+    just as LLaVA-1.5 keeps its CLIP tower frozen.
+
+    Args:
+        out_dir (str): Parent folder.
+        vision (dict, optional): ``CLIPVisionConfig`` overrides.
+        text (dict, optional): ``LlamaConfig`` overrides.
+        seed (int): Seed of the random initialisation.
+        force (bool): Rewrite folders that already exist.
+
+    Returns:
+        dict: ``{'clip': path, 'llava': path}``.
+    """
+    from transformers import (CLIPVisionConfig,
+                              CLIPVisionModel, LlamaConfig, LlavaConfig,
+                              LlavaForConditionalGeneration)
+    paths = dict(
+        clip=osp.join(out_dir, 'clip-vit-tiny'),
+        llava=osp.join(out_dir, 'llava-tiny'))
+    done = all(
+        osp.isfile(osp.join(p, 'config.json')) for p in paths.values())
+    if done and not force:
+        return paths
+
+    torch.manual_seed(seed)
+    tokenizer = build_tiny_tokenizer()
+    vision_cfg = CLIPVisionConfig(**{**TINY_VISION, **(vision or {})})
+    text_cfg = LlamaConfig(
+        **{
+            **TINY_TEXT,
+            **(text or {}),
+            'vocab_size': len(tokenizer),
+            'bos_token_id': tokenizer.bos_token_id,
+            'eos_token_id': tokenizer.eos_token_id,
+            'pad_token_id': tokenizer.pad_token_id,
+        })
+    llava_cfg = LlavaConfig(
+        vision_config=vision_cfg,
+        text_config=text_cfg,
+        image_token_id=tokenizer.convert_tokens_to_ids('<image>'),
+        vision_feature_layer=-2,
+        vision_feature_select_strategy='default',
+        projector_hidden_act='gelu')
+    llava = LlavaForConditionalGeneration(llava_cfg)
+    llava.eval()
+    os.makedirs(out_dir, exist_ok=True)
+
+    clip = CLIPVisionModel(vision_cfg)
+    clip.load_state_dict(llava.model.vision_tower.state_dict())
+    clip.save_pretrained(paths['clip'])
+
+    llava.save_pretrained(paths['llava'])
+    tokenizer.save_pretrained(paths['llava'])
+    return paths

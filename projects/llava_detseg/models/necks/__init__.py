@@ -1,0 +1,3 @@
+from .simple_pyramid import SimplePyramid
+
+__all__ = ['SimplePyramid']

@@ -1,0 +1,61 @@
+"""Drawing boxes, semantic masks and answers of one sample."""
+from typing import List, Optional
+
+import cv2
+import numpy as np
+from mmdet.visualization import DetLocalVisualizer
+from mmengine.structures import PixelData
+
+from llava_detseg.registry import VISUALIZERS
+
+
+@VISUALIZERS.register_module()
+class MultiTaskVisualizer(DetLocalVisualizer):
+    """mmdet's ``DetLocalVisualizer`` plus this project's masks and answers.
+
+    mmdet draws semantic maps from ``PixelData.sem_seg`` with the detection
+    classes; this project stores mmseg's ``PixelData.data`` with background
+    at 0 and ``seg_classes`` in the dataset meta. Questions and answers are
+    written in a panel under the image.
+    """
+
+    def _draw_sem_seg(self, image: np.ndarray, sem_seg: PixelData,
+                      classes: Optional[List],
+                      palette: Optional[List]) -> np.ndarray:
+        data = sem_seg.data if 'data' in sem_seg else sem_seg.sem_seg
+        data = data.clone()
+        data[data == 0] = 255  # background is not drawn
+        seg_classes = self.dataset_meta.get('seg_classes') or (
+            ['background'] + list(classes or []))
+        colours = [(0, 0, 0)] + list(palette or [(255, 0, 0)] *
+                                     (len(seg_classes) - 1))
+        return super()._draw_sem_seg(image, PixelData(sem_seg=data),
+                                     seg_classes, colours)
+
+    @staticmethod
+    def _qa_panel(image: np.ndarray, data_sample) -> np.ndarray:
+        questions = data_sample.get('questions') or []
+        if not questions:
+            return image
+        preds = data_sample.get('pred_answers') or [''] * len(questions)
+        gts = data_sample.get('gt_answers') or [''] * len(questions)
+        lines = [
+            f'Q: {q.replace("<image>", "").strip()}  A: {p}  (gt: {g})'
+            for q, p, g in zip(questions, preds, gts)
+        ]
+        width = max(image.shape[1], 7 * max(len(t) for t in lines))
+        panel = np.full((16 * len(lines) + 6, width, 3), 255, np.uint8)
+        for k, text in enumerate(lines):
+            cv2.putText(panel, text, (3, 16 * k + 14),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+        canvas = np.full((image.shape[0], width, 3), 255, np.uint8)
+        canvas[:, :image.shape[1]] = image
+        return np.concatenate([canvas, panel], axis=0)
+
+    def add_datasample(self, name: str, image: np.ndarray,
+                       data_sample=None, **kwargs) -> None:
+        """Draw as mmdet does, with the question/answer panel added."""
+        if data_sample is not None:
+            image = self._qa_panel(image, data_sample)
+        super().add_datasample(name, image, data_sample, **kwargs)

@@ -1,0 +1,33 @@
+"""Write the tiny random-initialised CLIP and LLaVA checkpoint folders.
+
+They stand in for ``openai/clip-vit-large-patch14-336`` and
+``llava-hf/llava-1.5-7b-hf`` where nothing can be downloaded; the model
+loads them through the same ``from_pretrained`` path.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _bootstrap import ensure_package  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out-dir', default='data/checkpoints',
+                        help='parent folder of clip-vit-tiny/ and '
+                        'llava-tiny/')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--force', action='store_true',
+                        help='rewrite folders that exist')
+    args = parser.parse_args()
+    ensure_package()
+    from llava_detseg.models.language import write_tiny_checkpoints
+    paths = write_tiny_checkpoints(args.out_dir, seed=args.seed,
+                                   force=args.force)
+    for name, path in paths.items():
+        print(f'{name}: {path}')
+
+
+if __name__ == '__main__':
+    main()

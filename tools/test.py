@@ -1,0 +1,118 @@
+"""Evaluate a LLaVA-DetSeg checkpoint (the arguments of mmdet's tools/test.py).
+
+One run reports COCO bbox mAP (``coco/``), mIoU (``seg/``) and VQA accuracy
+(``vqa/``) on the config's test set, or on any dataset in the same formats
+pointed at with ``--cfg-options``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from _bootstrap import ensure_package
+from mmengine.config import Config, DictAction
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a LLaVA-DetSeg model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out', help='dump the predictions to a pickle file (.pkl)')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory (inside the work dir\'s timestamp folder) where '
+        'painted images are saved')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. '
+        'test_dataloader.dataset.data_root=data/other/')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def trigger_visualization_hook(cfg, args) -> None:
+    """Turn on drawing, as mmdet's test tool does."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError('--show / --show-dir need a "visualization" entry '
+                           'in default_hooks')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        hook['test_out_dir'] = args.show_dir
+
+
+def main() -> int:
+    args = parse_args()
+    ensure_package()
+    from mmengine.runner import Runner
+
+    from llava_detseg.datasets import DataError
+    from llava_detseg.utils import register_all_modules, setup_launcher
+
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
+        if not osp.isfile(path):
+            print(f'error: {what} file {path} does not exist',
+                  file=sys.stderr)
+            return 2
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        trigger_visualization_hook(cfg, args)
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            print('error: --out must be a .pkl or .pickle file',
+                  file=sys.stderr)
+            return 2
+        evaluators = cfg.test_evaluator
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        cfg.test_evaluator = list(evaluators) + [
+            dict(type='DumpResults', out_file_path=args.out)
+        ]
+    setup_launcher(cfg)
+
+    try:
+        runner = Runner.from_cfg(cfg)
+        metrics = runner.test()
+    except DataError as e:
+        print(f'error: {str(e).strip().splitlines()[-1]}', file=sys.stderr)
+        return 1
+    if runner.rank == 0:
+        print('\n'.join(['Test metrics:'] + [
+            f'  {k}: {v:.4f}' if isinstance(v, float) else f'  {k}: {v}'
+            for k, v in metrics.items()
+        ]))
+        with open(osp.join(runner.log_dir, 'test_metrics.json'), 'w') as f:
+            json.dump(metrics, f, indent=2, default=str)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
