@@ -24,6 +24,9 @@ model_wrapper_cfg = dict(
     device_ids=None,
     broadcast_buffers=False)
 
+# Seeds every RNG from (seed, epoch): a resumed run repeats the original.
+custom_hooks = [dict(type='EpochSeedHook')]
+
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer')

@@ -10,6 +10,7 @@ import the package that fills it on first use, so tools need no
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -23,6 +24,8 @@ from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import \
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 SCOPE = 'llava_detseg'
@@ -49,6 +52,10 @@ EVALUATOR = Registry(
     'evaluator',
     parent=MMENGINE_EVALUATOR,
     locations=['llava_detseg.evaluation'])
+FUNCTIONS = Registry(
+    'function',
+    parent=MMENGINE_FUNCTIONS,
+    locations=['llava_detseg.datasets'])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, locations=['llava_detseg.engine'])
 LOOPS = Registry(
@@ -75,3 +82,8 @@ VISUALIZERS = Registry(
     'visualizer',
     parent=MMENGINE_VISUALIZERS,
     locations=['llava_detseg.visualization'])
+# Weight initialisers come from mmengine; the child lets lookups start here.
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer',
+    parent=MMENGINE_WEIGHT_INITIALIZERS,
+    locations=['llava_detseg.models'])

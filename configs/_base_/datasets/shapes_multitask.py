@@ -27,7 +27,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=1,
-    persistent_workers=True,
+    # fresh workers each epoch, seeded from (seed, epoch): see EpochSeedHook
+    persistent_workers=False,
+    worker_init_fn=dict(type='epoch_worker_init_fn'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=None,
     dataset=dict(

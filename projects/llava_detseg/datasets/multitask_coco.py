@@ -60,6 +60,7 @@ class MultiTaskCocoDataset(CocoDataset):
         self.tasks = tuple(tasks)
         self.check_files = check_files
         self.policy = ErrorPolicy(on_error, type(self).__name__)
+        self._dropped_images: set = set()  # skipped, with their conversations
         super().__init__(*args, **kwargs)
         if self._metainfo.get('seg_classes') is None:
             self._metainfo['seg_classes'] = ('background', ) + tuple(
@@ -81,7 +82,7 @@ class MultiTaskCocoDataset(CocoDataset):
             name = osp.relpath(info['img_path'], self.data_prefix['img'])
             info['conversations'] = convs.pop(name, [])
             info['tasks'] = self._tasks_of(info)
-        for name in convs:
+        for name in set(convs) - self._dropped_images:
             self.policy(
                 data_error(self.conv_file, f'image "{name}"', 'image',
                            f'not in the annotation file {self.ann_file}'),
@@ -125,6 +126,7 @@ class MultiTaskCocoDataset(CocoDataset):
         raw_data_info['raw_ann_info'] = good
         info = super().parse_data_info(raw_data_info)
         if self.check_files and not self._files_exist(info, sample):
+            self._dropped_images.add(img['file_name'])
             return None
         return info
 

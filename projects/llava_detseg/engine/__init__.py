@@ -1,1 +1,2 @@
 """Hooks and optimisation wrappers of the project (registered on import)."""
+from .hooks import *  # noqa: F401,F403

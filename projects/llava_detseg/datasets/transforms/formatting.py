@@ -25,6 +25,7 @@ class PackMultiTaskInputs(PackDetInputs):
         sample = packed['data_samples']
         if 'gt_sem_seg' in sample and 'sem_seg' in sample.gt_sem_seg:
             seg = sample.gt_sem_seg
+            # int64 labels, as mmseg's PackSegInputs and its losses expect
             sample.gt_sem_seg = PixelData(
-                data=seg.sem_seg, metainfo=seg.metainfo)
+                data=seg.sem_seg.long(), metainfo=seg.metainfo)
         return packed

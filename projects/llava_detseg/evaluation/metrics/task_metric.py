@@ -3,6 +3,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 
+from llava_detseg.models.utils import build_in_scope
 from llava_detseg.registry import METRICS
 
 
@@ -27,7 +28,7 @@ class TaskMetric(BaseMetric):
                  task: str,
                  metric: dict,
                  meta_keys: Optional[Dict[str, str]] = None) -> None:
-        self.metric = METRICS.build(metric)
+        self.metric = build_in_scope(METRICS, metric)
         super().__init__(
             collect_device=self.metric.collect_device,
             prefix=self.metric.prefix)

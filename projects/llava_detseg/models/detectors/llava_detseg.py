@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
 from ..language.llava_branch import first_question
+from ..utils import build_in_scope
 
 TASKS = ('det', 'seg', 'vqa')
 ConfigType = Union[dict, 'mmengine.Config']  # noqa: F821
@@ -56,19 +57,25 @@ class LlavaDetSeg(BaseModel):
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        unknown = set(loss_weights or {}) - set(TASKS)
+        if unknown:
+            raise ValueError(f'loss_weights has unknown tasks {unknown}; '
+                             f'known tasks are {TASKS}')
+        self.loss_weights = {**dict.fromkeys(TASKS, 1.0), **(loss_weights or {})}
         train_cfg = dict(train_cfg or {})
         test_cfg = dict(test_cfg or {})
         self.backbone = MODELS.build(backbone)
         necks = neck if isinstance(neck, (list, tuple)) else [neck]
-        self.neck = nn.Sequential(*[MODELS.build(n) for n in necks])
+        self.neck = nn.Sequential(
+            *[build_in_scope(MODELS, n) for n in necks])
         self.det_head = self.seg_head = self.language = None
         if det_head is not None:
             det_head = dict(det_head)
             det_head.update(
                 train_cfg=train_cfg.get('det'), test_cfg=test_cfg.get('det'))
-            self.det_head = MODELS.build(det_head)
+            self.det_head = build_in_scope(MODELS, det_head)
         if seg_head is not None:
-            self.seg_head = MODELS.build(seg_head)
+            self.seg_head = build_in_scope(MODELS, seg_head)
         if language is not None:
             self.language = MODELS.build(language)
             if self.language.vision_hidden_size != self.backbone.embed_dims:
@@ -78,13 +85,6 @@ class LlavaDetSeg(BaseModel):
                     f'gives {self.backbone.embed_dims}; load both from '
                     'matching checkpoints')
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
-        weights = dict(det=1.0, seg=1.0, vqa=1.0)
-        unknown = set(loss_weights or {}) - set(TASKS)
-        if unknown:
-            raise ValueError(f'loss_weights has unknown tasks {unknown}; '
-                             f'known tasks are {TASKS}')
-        weights.update(loss_weights or {})
-        self.loss_weights = weights
 
     @property
     def tasks(self) -> Tuple[str, ...]:

@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny checkpoints, a small generated shapes set, configs."""
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_CONFIG = osp.join(
+    ROOT, 'configs', 'llava-detseg_clip-tiny_llama-tiny_1xb16-8e_shapes.py')
+try:
+    import llava_detseg  # noqa: F401
+except ImportError:  # not pip-installed: use the source tree
+    sys.path.insert(0, osp.join(ROOT, 'projects'))
+
+
+@pytest.fixture(scope='session')
+def tiny_ckpt(tmp_path_factory) -> dict:
+    """``{'clip': folder, 'llava': folder}`` written once per session."""
+    from llava_detseg.models.language import write_tiny_checkpoints
+    return write_tiny_checkpoints(str(tmp_path_factory.mktemp('ckpt')))
+
+
+@pytest.fixture(scope='session')
+def shapes_root(tmp_path_factory) -> str:
+    """A small generated shapes dataset (16 train / 8 val images)."""
+    from llava_detseg.datasets.generation import generate_shapes
+    root = str(tmp_path_factory.mktemp('shapes'))
+    generate_shapes(root, num_train=16, num_val=8, seed=0, progress=False)
+    return root
+
+
+def tiny_config(ckpt: dict, data_root: str, work_dir: str = None):
+    """The embedded default config pointed at test folders, small and fast."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(TINY_CONFIG)
+    root = data_root.rstrip('/') + '/'
+    cfg.model.backbone.pretrained = ckpt['clip']
+    cfg.model.language.pretrained = ckpt['llava']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root
+        cfg[loader].batch_size = 4
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        evaluator[0].metric.ann_file = root + 'annotations/instances_val.json'
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.visualization.interval = 4
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    return cfg
+
+
+@pytest.fixture
+def cfg(tiny_ckpt, shapes_root, tmp_path):
+    """The tiny config on the session's data, with its own work dir."""
+    return tiny_config(tiny_ckpt, shapes_root, str(tmp_path / 'work'))

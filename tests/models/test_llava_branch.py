@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from llava_detseg.models.language import (IGNORE_INDEX, IMAGE_PLACEHOLDER,
+                                          ConversationTokenizer,
+                                          LlavaLanguageBranch)
+
+CONV = [{'from': 'human', 'value': '<image>\nHow many circles are there?'},
+        {'from': 'gpt', 'value': '2'}]
+
+
+@pytest.fixture(scope='module')
+def branch(tiny_ckpt):
+    torch.manual_seed(0)
+    return LlavaLanguageBranch(tiny_ckpt['llava'], system_prompt='',
+                               max_new_tokens=4)
+
+
+def test_labels_cover_only_the_answer(branch):
+    tok = branch.conv_tokenizer
+    ids, labels = tok.encode_train(CONV)
+    assert ids.count(IMAGE_PLACEHOLDER) == 1
+    target = [t for t in labels if t != IGNORE_INDEX]
+    text = branch.tokenizer.decode(target)
+    assert text.strip() == '2</s>'
+    # the prompt used at inference is the training sequence up to the answer
+    prompt = tok.encode_prompt(CONV[0]['value'])
+    assert ids[:len(prompt)] == prompt
+
+
+def test_system_prompt_is_prepended(branch):
+    tok = ConversationTokenizer(branch.tokenizer, system_prompt='Be brief.')
+    ids, _ = tok.encode_train(CONV)
+    text = branch.tokenizer.decode([i for i in ids if i >= 0])
+    assert text.startswith('<s>Be brief. USER:')
+
+
+def test_vision_tower_dropped_and_loss_trains(branch):
+    assert branch.llava.model.vision_tower is None
+    hidden = [torch.randn(2, 17, 128) for _ in range(5)]
+    opt = torch.optim.AdamW(branch.parameters(), lr=3e-3)
+    convs = [CONV, [CONV[0], {'from': 'gpt', 'value': '3'}]]
+    first = None
+    for _ in range(30):
+        loss = branch.loss(branch.image_tokens(hidden), convs,
+                           [0, 1])['loss_lm']
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.2 * first
+    branch.eval()
+    answers = branch.predict(branch.image_tokens(hidden),
+                             [CONV[0]['value']] * 2, [0, 1])
+    assert answers == ['2', '3']  # the image decides the answer
+    # one batched call gives what separate calls give
+    assert branch.predict(branch.image_tokens(hidden), [CONV[0]['value']],
+                          [1]) == ['3']
+
+
+def test_conversation_without_image_is_refused(branch):
+    hidden = [torch.randn(1, 17, 128) for _ in range(5)]
+    bad = [{'from': 'human', 'value': 'no image here'},
+           {'from': 'gpt', 'value': 'x'}]
+    with pytest.raises(ValueError, match='exactly one <image>'):
+        branch.loss(branch.image_tokens(hidden), [bad], [0])

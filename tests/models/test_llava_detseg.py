@@ -1,0 +1,102 @@
+import copy
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from llava_detseg.registry import DATASETS, MODELS
+
+
+@pytest.fixture
+def model_and_batch(cfg):
+    init_default_scope('llava_detseg')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = dict(inputs=[], data_samples=[])
+    for i in range(2):
+        item = dataset[i]
+        batch['inputs'].append(item['inputs'])
+        batch['data_samples'].append(item['data_samples'])
+    return model, batch
+
+
+def test_loss_has_every_task_and_reaches_only_trainable_parts(
+        model_and_batch):
+    model, batch = model_and_batch
+    # freeze the backbone and the language model as a full-size run does
+    model.backbone.vit.requires_grad_(False)
+    model.language.llava.model.language_model.requires_grad_(False)
+    data = model.data_preprocessor(copy.deepcopy(batch), training=True)
+    losses = model(**data, mode='loss')
+    assert {'det.loss_cls', 'det.loss_bbox', 'seg.loss_ce',
+            'vqa.loss_lm'} <= set(losses)
+    total, _ = model.parse_losses(losses)
+    total.backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            continue
+        assert grads[name] is None, name
+    for part in ('det_head', 'seg_head', 'neck', 'language.llava.model.'
+                 'multi_modal_projector', 'language.llava.lm_head'):
+        assert any(g is not None and g.abs().sum() > 0
+                   for n, g in grads.items() if n.startswith(part)), part
+
+
+def test_loss_weights_scale_their_task(model_and_batch):
+    model, batch = model_and_batch
+    data = model.data_preprocessor(copy.deepcopy(batch), training=True)
+    torch.manual_seed(0)
+    base = model(**copy.deepcopy(data), mode='loss')
+    model.loss_weights['seg'] = 0.5
+    torch.manual_seed(0)
+    half = model(**copy.deepcopy(data), mode='loss')
+    assert torch.allclose(half['seg.loss_ce'], 0.5 * base['seg.loss_ce'])
+    assert torch.allclose(half['det.loss_cls'], base['det.loss_cls'])
+
+
+def test_predict_fills_what_the_metrics_read(model_and_batch):
+    model, batch = model_and_batch
+    model.eval()
+    data = model.data_preprocessor(copy.deepcopy(batch), training=False)
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+    for sample in out:
+        h, w = sample.ori_shape
+        assert sample.pred_sem_seg.data.shape == (1, h, w)
+        assert int(sample.pred_sem_seg.data.max()) < 4
+        inst = sample.pred_instances
+        assert inst.bboxes.shape[1] == 4 and len(inst.scores) == len(
+            inst.labels)
+        n = len(sample.conversations)
+        assert len(sample.pred_answers) == len(sample.gt_answers) == n > 0
+        assert all(isinstance(a, str) for a in sample.pred_answers)
+    tensors = model(data['inputs'], mode='tensor')
+    assert set(tensors) == {'neck', 'det', 'seg', 'image_tokens'}
+
+
+def test_samples_go_only_to_their_tasks(model_and_batch):
+    model, batch = model_and_batch
+    batch['data_samples'][0].set_metainfo(dict(tasks=['det']))
+    batch['data_samples'][1].set_metainfo(dict(tasks=['vqa']))
+    model.eval()
+    data = model.data_preprocessor(copy.deepcopy(batch), training=False)
+    with torch.no_grad():
+        first, second = model(**data, mode='predict')
+    assert 'pred_instances' in first and 'pred_answers' not in first
+    assert 'pred_sem_seg' not in first
+    assert 'pred_answers' in second and 'pred_instances' not in second
+
+
+def test_bad_model_config_is_named(cfg):
+    init_default_scope('llava_detseg')
+    bad = copy.deepcopy(cfg.model)
+    bad.backbone.pretrained = cfg.model.language.pretrained + '-missing'
+    with pytest.raises(FileNotFoundError, match='-missing" does not exist'):
+        MODELS.build(bad)
+    bad = copy.deepcopy(cfg.model)
+    bad.loss_weights = dict(depth=1.0)
+    with pytest.raises(Exception, match='unknown tasks'):
+        MODELS.build(bad)
