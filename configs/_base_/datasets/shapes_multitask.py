@@ -29,7 +29,8 @@ train_dataloader = dict(
     num_workers=1,
     # fresh workers each epoch, seeded from (seed, epoch): see EpochSeedHook
     persistent_workers=False,
-    worker_init_fn=dict(type='epoch_worker_init_fn'),
+    # the scope prefix is needed: mmengine looks functions up without scope
+    worker_init_fn=dict(type='llava_detseg.epoch_worker_init_fn'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=None,
     dataset=dict(

@@ -2,6 +2,7 @@
 from typing import List, Optional
 
 import cv2
+import mmcv
 import numpy as np
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.structures import PixelData
@@ -53,9 +54,33 @@ class MultiTaskVisualizer(DetLocalVisualizer):
         canvas[:, :image.shape[1]] = image
         return np.concatenate([canvas, panel], axis=0)
 
-    def add_datasample(self, name: str, image: np.ndarray,
-                       data_sample=None, **kwargs) -> None:
-        """Draw as mmdet does, with the question/answer panel added."""
-        if data_sample is not None:
-            image = self._qa_panel(image, data_sample)
-        super().add_datasample(name, image, data_sample, **kwargs)
+    def add_datasample(self,
+                       name: str,
+                       image: np.ndarray,
+                       data_sample=None,
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       pred_score_thr: float = 0.3,
+                       step: int = 0) -> None:
+        """Draw as mmdet does; the question/answer panel is added to the
+        finished picture (see :meth:`add_image`), after boxes and masks."""
+        self._panel = (data_sample, out_file)
+        try:
+            super().add_datasample(name, image, data_sample, draw_gt,
+                                   draw_pred, show, wait_time, None,
+                                   pred_score_thr, step)
+        finally:
+            self._panel = (None, None)
+
+    def add_image(self, name: str, image: np.ndarray, step: int = 0) -> None:
+        """Save the drawn picture with its panel, to ``out_file`` if given."""
+        sample, out_file = getattr(self, '_panel', (None, None))
+        if sample is not None:
+            image = self._qa_panel(image, sample)
+        if out_file is not None:
+            mmcv.imwrite(image[..., ::-1], out_file)
+            return
+        super().add_image(name, image, step)

@@ -1,4 +1,4 @@
-"""Deterministic synthetic "shapes" dataset: the project's embedded default data.
+"""Deterministic synthetic "shapes" dataset (the project's default data).
 
 Every image holds 1-5 coloured circles / squares / triangles on a muted
 background. For each split the generator writes RGB images, a semantic label
