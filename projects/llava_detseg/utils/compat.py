@@ -24,7 +24,10 @@ def register_safe_globals() -> None:
     ``CheckpointHook`` stores the message hub (``HistoryBuffer`` plus numpy
     arrays and scalars) in them, so ``--resume`` would fail with
     ``UnpicklingError``. Only these known classes are allowed; safety stays on
-    for everything else.
+    for everything else. ``getattr`` is among them because pickle stores the
+    buffer's statistics functions (``HistoryBuffer.min``) as
+    ``getattr(HistoryBuffer, 'min')``; the weights-only unpickler still
+    refuses to call anything that is not allow-listed.
     """
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # torch < 2.4 loads everything anyway
@@ -33,4 +36,4 @@ def register_safe_globals() -> None:
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # numpy.core is deprecated in numpy 2
-        add([HistoryBuffer, *_numpy_globals()])
+        add([HistoryBuffer, getattr, *_numpy_globals()])
