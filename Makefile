@@ -2,7 +2,7 @@
 # `make test` (set up, run the test suite).
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
-CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-8e_shapes.py
+CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py
 WORK_DIR   ?= work_dirs/demo
 NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200

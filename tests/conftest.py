@@ -6,7 +6,7 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(
-    ROOT, 'configs', 'llava-detseg_clip-tiny_llama-tiny_1xb16-8e_shapes.py')
+    ROOT, 'configs', 'llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py')
 try:
     import llava_detseg  # noqa: F401
 except ImportError:  # not pip-installed: use the source tree

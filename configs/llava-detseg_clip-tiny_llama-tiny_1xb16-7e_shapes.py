@@ -15,7 +15,7 @@ clip_path = checkpoint_root + 'clip-vit-tiny'
 llava_path = checkpoint_root + 'llava-tiny'
 vit_dims = 128
 neck_dims = 64
-max_epochs = 8
+max_epochs = 7
 base_lr = 1e-3
 
 # ------------------------------------------------------------------- model
