@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmdet.structures import DetDataSample
+from mmdet.utils import ConfigType, OptConfigType
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
@@ -14,8 +15,6 @@ from ..language.llava_branch import first_question
 from ..utils import build_in_scope
 
 TASKS = ('det', 'seg', 'vqa')
-ConfigType = Union[dict, 'mmengine.Config']  # noqa: F821
-OptConfigType = Optional[ConfigType]
 
 
 @MODELS.register_module()
