@@ -63,7 +63,7 @@ def main() -> int:
     ensure_package()
     from mmengine.runner import Runner
 
-    from llava_detseg.datasets import DataError
+    from llava_detseg.datasets import DataError, error_summary
     from llava_detseg.utils import register_all_modules, setup_launcher
 
     for path, what in ((args.config, 'config'), (args.checkpoint,
@@ -102,7 +102,7 @@ def main() -> int:
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
     except DataError as e:
-        print(f'error: {str(e).strip().splitlines()[-1]}', file=sys.stderr)
+        print(f'error: {error_summary(e)}', file=sys.stderr)
         return 1
     if runner.rank == 0:
         print('\n'.join(['Test metrics:'] + [

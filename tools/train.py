@@ -40,7 +40,7 @@ def main() -> int:
     ensure_package()
     from mmengine.runner import Runner
 
-    from llava_detseg.datasets import DataError
+    from llava_detseg.datasets import DataError, error_summary
     from llava_detseg.utils import register_all_modules, setup_launcher
 
     if not osp.isfile(args.config):
@@ -77,7 +77,7 @@ def main() -> int:
         runner = Runner.from_cfg(cfg)
         runner.train()
     except DataError as e:
-        print(f'error: {_last_line(e)}', file=sys.stderr)
+        print(f'error: {error_summary(e)}', file=sys.stderr)
         return 1
     return 0
 
@@ -92,14 +92,6 @@ def setup_amp(cfg) -> None:
     wrapper.loss_scale = 'dynamic'
     if not torch.cuda.is_available():
         wrapper.dtype = 'bfloat16'
-
-
-def _last_line(error: Exception) -> str:
-    """A DataError re-raised from a DataLoader worker carries the worker's
-    traceback in its message; its last line is the error itself."""
-    text = str(error).strip().splitlines()
-    last = text[-1] if text else repr(error)
-    return last.split('DataError: ', 1)[-1]
 
 
 if __name__ == '__main__':

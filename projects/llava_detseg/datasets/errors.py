@@ -13,6 +13,17 @@ class DataError(ValueError):
     """
 
 
+def error_summary(error: Exception) -> str:
+    """The error's own line.
+
+    A DataError re-raised from a DataLoader worker carries the worker's
+    traceback in its message; its last line is the error itself.
+    """
+    text = str(error).strip().splitlines()
+    last = text[-1] if text else repr(error)
+    return last.split('DataError: ', 1)[-1]
+
+
 def data_error(file: str, sample: str, field: str, problem: str) -> DataError:
     """Build a :class:`DataError` with the project's message layout."""
     return DataError(f'{file}: sample {sample}, field "{field}": {problem}')

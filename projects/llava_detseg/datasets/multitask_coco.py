@@ -9,9 +9,8 @@ from mmdet.datasets import CocoDataset
 from mmengine.logging import print_log
 
 from llava_detseg.registry import DATASETS
+from llava_detseg.tasks import TASKS
 from .errors import DataError, ErrorPolicy, data_error
-
-TASKS = ('det', 'seg', 'vqa')
 
 
 @DATASETS.register_module()

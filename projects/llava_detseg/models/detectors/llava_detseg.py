@@ -12,9 +12,8 @@ from torch import Tensor, nn
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
 from ..language.llava_branch import first_question
+from llava_detseg.tasks import TASKS
 from ..utils import build_in_scope
-
-TASKS = ('det', 'seg', 'vqa')
 
 
 @MODELS.register_module()
@@ -230,11 +229,13 @@ class LlavaDetSeg(BaseModel):
                 owner.append(row)
         answers = self.language.predict(tokens, questions, owner)
         for row, i in enumerate(idx):
-            mine = [k for k, o in enumerate(owner) if o == row]
             sample = data_samples[i]
-            sample.questions = [questions[k] for k in mine]
-            sample.pred_answers = [answers[k] for k in mine]
-            sample.gt_answers = [refs[k] for k in mine]
+            sample.questions, sample.pred_answers, sample.gt_answers = [], [], []
+        for q, a, ref, row in zip(questions, answers, refs, owner):
+            sample = data_samples[idx[row]]
+            sample.questions.append(q)
+            sample.pred_answers.append(a)
+            sample.gt_answers.append(ref)
 
     @staticmethod
     def _seg_to_original(logits: Tensor, sample: DetDataSample) -> PixelData:
