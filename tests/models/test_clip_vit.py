@@ -38,3 +38,18 @@ def test_bad_arguments_are_named(tiny_ckpt, tmp_path):
         backbone(torch.randn(1, 3, 100, 96))
     with pytest.raises(FileNotFoundError, match='does not exist'):
         CLIPViTBackbone(str(tmp_path / 'missing'), out_indices=(4, ))
+
+
+def test_token_stride_resizes_the_input_to_an_exact_grid(tiny_ckpt):
+    # tiny patch 16; token_stride 32 halves the input before the ViT
+    backbone = CLIPViTBackbone(tiny_ckpt['clip'], out_indices=(4, ),
+                               token_stride=32)
+    plain = CLIPViTBackbone(tiny_ckpt['clip'], out_indices=(4, ))
+    x = torch.randn(1, 3, 96, 160)
+    out = backbone(x)
+    assert out.maps[0].shape[-2:] == (96 // 32, 160 // 32)
+    half = torch.nn.functional.interpolate(
+        x, size=(48, 80), mode='bilinear', align_corners=False)
+    assert torch.allclose(out.maps[0], plain(half).maps[0], atol=1e-5)
+    with pytest.raises(ValueError, match='multiple of the token_stride 32'):
+        backbone(torch.randn(1, 3, 96, 80))

@@ -2,6 +2,7 @@
 from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -38,6 +39,15 @@ class CLIPViTBackbone(BaseModule):
             (6/12/18/24 for ViT-L; negative indices count from the end).
         frozen (bool): Freeze all weights and keep the module in eval mode.
         torch_dtype (str, optional): dtype to load the weights in.
+        token_stride (int, optional): Input pixels per token. ``None`` (the
+            default) is the patch size. Another value resizes the input by
+            ``patch_size / token_stride`` before the ViT, so the token grid
+            is exactly ``H / token_stride``: with patch 14, ``16`` puts the
+            taps at stride 16 and a ``(2, 1, 0.5, 0.25)`` pyramid at strides
+            8/16/32/64 (FPN's extra level: 128), where power-of-two scale
+            factors on a stride-14 grid could only reach 3.5/7/14/28/56. The
+            pretrained weights stay untouched (FlexiViT/EVA-02 reach patch 16
+            by resizing the kernel instead).
         init_cfg (dict, optional): MMEngine init config; the weights come
             from ``pretrained`` in any case.
     """
@@ -47,6 +57,7 @@ class CLIPViTBackbone(BaseModule):
                  out_indices: Sequence[int] = (6, 12, 18, 24),
                  frozen: bool = False,
                  torch_dtype: Optional[str] = None,
+                 token_stride: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import CLIPVisionModel
@@ -56,6 +67,7 @@ class CLIPViTBackbone(BaseModule):
         self.num_layers = config.num_hidden_layers
         self.embed_dims = config.hidden_size
         self.patch_size = config.patch_size
+        self.token_stride = token_stride or self.patch_size
         self.out_indices = tuple(
             self._check_index(i) for i in out_indices)
         self.frozen = frozen
@@ -84,12 +96,17 @@ class CLIPViTBackbone(BaseModule):
     def forward(self, inputs: Tensor) -> ViTOutputs:
         """Run the ViT once and return the tapped maps and all tokens."""
         b, _, h, w = inputs.shape
-        p = self.patch_size
+        p = self.token_stride
         if h % p or w % p:
+            what = 'patch size' if p == self.patch_size else 'token_stride'
             raise ValueError(
                 f'CLIPViTBackbone: input size {h}x{w} is not a multiple of '
-                f'the patch size {p}; set the data preprocessor\'s '
+                f'the {what} {p}; set the data preprocessor\'s '
                 f'pad_size_divisor to a multiple of {p}')
+        if p != self.patch_size:
+            size = (h // p * self.patch_size, w // p * self.patch_size)
+            inputs = F.interpolate(
+                inputs, size=size, mode='bilinear', align_corners=False)
         inputs = inputs.to(self.vit.dtype)
         out = self.vit(
             pixel_values=inputs,
