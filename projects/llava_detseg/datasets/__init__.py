@@ -1,10 +1,15 @@
+from .ade20k import ADE20KSegDataset
 from .errors import DataError, error_summary
+from .llava_instruct import LlavaInstructDataset
+from .mixture import MultiTaskConcatDataset
 from .multitask_coco import MultiTaskCocoDataset
+from .samplers import MixtureSampler
 from .shapes import ShapesDataset
 from .transforms import *  # noqa: F401,F403
 from .worker_init import epoch_worker_init_fn
 
 __all__ = [
     'DataError', 'error_summary', 'MultiTaskCocoDataset', 'ShapesDataset',
-    'epoch_worker_init_fn'
+    'ADE20KSegDataset', 'LlavaInstructDataset', 'MultiTaskConcatDataset',
+    'MixtureSampler', 'epoch_worker_init_fn'
 ]

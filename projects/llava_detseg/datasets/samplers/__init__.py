@@ -1,0 +1,3 @@
+from .mixture_sampler import MixtureSampler
+
+__all__ = ['MixtureSampler']
