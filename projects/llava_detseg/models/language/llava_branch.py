@@ -8,6 +8,7 @@ from torch import Tensor
 
 from llava_detseg.registry import MODELS
 from ..utils import load_hf_model, load_hf_tokenizer
+from ..utils.checkpointing import enable_checkpointing
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
 
@@ -35,6 +36,9 @@ class LlavaLanguageBranch(BaseModule):
         freeze_llm (bool): Freeze the language model and ``lm_head``.
         freeze_projector (bool): Freeze the projector.
         torch_dtype (str, optional): dtype to load the weights in.
+        with_cp (bool): Gradient checkpointing of the language model's
+            layers (transformers' own, non-reentrant): the projector's
+            gradient passes through the whole LLM even when it is frozen.
         init_cfg (dict, optional): Init config.
     """
 
@@ -48,6 +52,7 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_llm: bool = False,
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -67,6 +72,8 @@ class LlavaLanguageBranch(BaseModule):
         self.vision_feature_layer = vision_feature_layer
         self.keep_cls = vision_feature_select_strategy == 'full'
         self.max_new_tokens = max_new_tokens
+        if with_cp:
+            enable_checkpointing(self.llava)
         if freeze_llm:
             self.llava.model.language_model.requires_grad_(False)
             self.llava.lm_head.requires_grad_(False)
