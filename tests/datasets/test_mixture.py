@@ -30,7 +30,7 @@ def test_metainfo_takes_each_task_keys_from_its_sources():
     assert ds.metainfo['classes'] == ('a', 'b')
     assert ds.metainfo['seg_classes'] == ('x', 'y', 'z')
     assert [ds.get_dataset_source(i) for i in (0, 9, 10, 44)] == [0, 0, 1, 2]
-    with pytest.raises(ValueError, match=r'"classes" of datasets\[1\]'):
+    with pytest.raises(ValueError, match=r'"classes" of datasets.1 \(_Part\)'):
         MultiTaskConcatDataset([_Part(2, ('det', ), classes=('a', )),
                                 _Part(2, ('det', ), classes=('b', ))])
     with pytest.raises(ValueError, match='no "tasks"'):
@@ -82,3 +82,31 @@ def test_bad_arguments_are_named():
         MixtureSampler(ds, ratios=[1, -1, 1], seed=0)
     with pytest.raises(TypeError, match='ConcatDataset'):
         MixtureSampler(_Part(3, ('det', )), seed=0)
+
+
+def test_named_sources_task_filter_and_ratios_by_name():
+    from mmengine.registry import init_default_scope
+    init_default_scope('llava_detseg')
+    parts = dict(det=_Part(6, ('det', 'vqa'), classes=('a', )),
+                 seg=_Part(4, ('seg', ), seg_classes=('x', )),
+                 chat=_Part(2, ('vqa', )))
+    ds = MultiTaskConcatDataset(parts, tasks=['seg', 'vqa'])
+    assert ds.names == ['det', 'seg', 'chat'] and ds.dropped == []
+    ds = MultiTaskConcatDataset(parts, tasks=['seg'])
+    assert ds.names == ['seg'] and ds.dropped == ['det', 'chat']
+    s = MixtureSampler(ds, ratios=dict(det=1, seg=1, chat=3), seed=0)
+    assert len(s) == 4
+    with pytest.raises(ValueError, match=r"unknown sources \['coco'\]"):
+        MixtureSampler(ds, ratios=dict(coco=1, seg=1), seed=0)
+    with pytest.raises(ValueError, match=r"no ratio for the sources \['seg'"):
+        MixtureSampler(ds, ratios=dict(det=1), seed=0)
+    with pytest.raises(ValueError, match='no source serves'):
+        MultiTaskConcatDataset(dict(seg=parts['seg']), tasks=['det'])
+    # a config source of a multi-task dataset is narrowed before it loads
+    cfg = dict(type='MultiTaskCocoDataset', ann_file='never-read.json',
+               tasks=('det', 'vqa'))
+    ds = MultiTaskConcatDataset.__new__(MultiTaskConcatDataset)
+    ds.tasks = ('det', )
+    assert ds._narrow('coco', cfg)['tasks'] == ['det']
+    ds.tasks = ('seg', )
+    assert ds._narrow('coco', cfg) is None

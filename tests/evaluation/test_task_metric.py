@@ -37,3 +37,14 @@ def test_missing_meta_key_is_named():
                         metric=dict(type='mmseg.IoUMetric'))
     with pytest.raises(KeyError, match='no "seg_classes"'):
         metric.dataset_meta = dict(classes=('a', ))
+
+
+def test_no_sample_of_the_task_gives_no_metrics():
+    init_default_scope('llava_detseg')
+    metric = TaskMetric(
+        task='seg', meta_keys=dict(classes='seg_classes'),
+        metric=dict(type='mmseg.IoUMetric', prefix='seg'))
+    evaluator = Evaluator([metric])
+    evaluator.dataset_meta = dict(classes=('a', ), seg_classes=('bg', 'a'))
+    evaluator.process([_seg_sample(['det'], [[0]], [[0]])])
+    assert evaluator.evaluate(1) == {}

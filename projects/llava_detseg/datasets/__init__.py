@@ -1,4 +1,5 @@
 from .ade20k import ADE20KSegDataset
+from .coco import CocoMultiTaskDataset
 from .errors import DataError, error_summary
 from .llava_instruct import LlavaInstructDataset
 from .mixture import MultiTaskConcatDataset
@@ -10,6 +11,7 @@ from .worker_init import epoch_worker_init_fn
 
 __all__ = [
     'DataError', 'error_summary', 'MultiTaskCocoDataset', 'ShapesDataset',
-    'ADE20KSegDataset', 'LlavaInstructDataset', 'MultiTaskConcatDataset',
+    'ADE20KSegDataset', 'CocoMultiTaskDataset', 'LlavaInstructDataset',
+    'MultiTaskConcatDataset',
     'MixtureSampler', 'epoch_worker_init_fn'
 ]

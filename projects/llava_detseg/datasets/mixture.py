@@ -1,5 +1,5 @@
 """Several single- or multi-task datasets as one, with merged metainfo."""
-from typing import List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset, ConcatDataset
 
@@ -11,40 +11,88 @@ from llava_detseg.tasks import TASKS
 TASK_META_KEYS = dict(det=('classes', 'palette'),
                       seg=('seg_classes', 'seg_palette'), vqa=())
 
+DatasetCfg = Union[dict, BaseDataset]
+
 
 @DATASETS.register_module()
 class MultiTaskConcatDataset(ConcatDataset):
-    """mmengine's ``ConcatDataset`` over datasets that serve different tasks.
+    """mmengine's ``ConcatDataset`` over named datasets serving other tasks.
 
     mmengine demands equal metainfo of all parts; COCO (80 thing classes for
     ``det``) and ADE20K (150 classes for ``seg``) differ by design. Here each
     task's keys come from the parts that serve it (``classes`` / ``palette``
     from ``det`` sources, ``seg_classes`` / ``seg_palette`` from ``seg``
     sources); two sources of one task with different classes are an error.
-    Sample with ``MixtureSampler`` for ratios other than the sizes.
+
+    Sources are named (a dict), so a child config changes one by name and
+    ``MixtureSampler`` takes its ratios by name. ``tasks`` keeps only the
+    sources serving those tasks, before any of them loads its annotations,
+    and narrows the kept ones' ``tasks``: an ablation switches a task off
+    with one line.
 
     Args:
-        datasets (Sequence[dict | BaseDataset]): The parts; each has a
-            ``tasks`` attribute (``MultiTaskCocoDataset``,
-            ``ADE20KSegDataset``, ``LlavaInstructDataset``).
+        datasets (dict[str, dict | BaseDataset] | list): The parts, each
+            with a ``tasks`` attribute or argument
+            (``CocoMultiTaskDataset``, ``ADE20KSegDataset``,
+            ``LlavaInstructDataset``); a list is named ``'0'``, ``'1'``...
+        tasks (Sequence[str], optional): Tasks to keep (``None``: all).
         lazy_init (bool): As in ``ConcatDataset``.
     """
 
     def __init__(self,
-                 datasets: Sequence[Union[dict, BaseDataset]],
+                 datasets: Union[Dict[str, DatasetCfg], Sequence[DatasetCfg]],
+                 tasks: Optional[Sequence[str]] = None,
                  lazy_init: bool = False) -> None:
-        if not datasets:
-            raise ValueError('MultiTaskConcatDataset: datasets is empty')
-        built = [DATASETS.build(d) if isinstance(d, dict) else d
-                 for d in datasets]
+        if not isinstance(datasets, dict):
+            datasets = {str(i): d for i, d in enumerate(datasets)}
+        if tasks is not None and set(tasks) - set(TASKS):
+            raise ValueError(f'MultiTaskConcatDataset: unknown tasks '
+                             f'{sorted(set(tasks) - set(TASKS))}; known: '
+                             f'{TASKS}')
+        self.tasks = tuple(tasks) if tasks is not None else TASKS
+        self.names: List[str] = []
+        self.dropped: List[str] = []
+        built = []
+        for name, d in datasets.items():
+            if d is None:  # a child config removed it
+                self.dropped.append(name)
+                continue
+            d = self._narrow(name, d)
+            if d is None:
+                self.dropped.append(name)
+                continue
+            self.names.append(name)
+            built.append(DATASETS.build(d) if isinstance(d, dict) else d)
+        if not built:
+            raise ValueError(
+                f'MultiTaskConcatDataset: no source serves the tasks '
+                f'{list(self.tasks)} (sources: {list(datasets)})')
         keys = sorted({k for d in built for k in d.metainfo})
         super().__init__(built, lazy_init=lazy_init, ignore_keys=keys)
         self._metainfo = self._merge_metainfo()
 
+    def _narrow(self, name: str,
+                d: DatasetCfg) -> Optional[DatasetCfg]:
+        """The source restricted to ``self.tasks``, or ``None`` if unused."""
+        if isinstance(d, dict):
+            cls = DATASETS.get(d.get('type'))
+            if cls is None:
+                raise KeyError(f'MultiTaskConcatDataset: datasets.{name}: '
+                               f'unknown type "{d.get("type")}"')
+            serves = d.get('tasks') or getattr(cls, 'tasks', None) or TASKS
+        else:
+            serves = getattr(d, 'tasks', TASKS)
+        keep = [t for t in serves if t in self.tasks]
+        if not keep:
+            return None
+        if isinstance(d, dict) and len(keep) < len(serves):
+            if not isinstance(getattr(cls, 'tasks', None), tuple):
+                d = dict(d, tasks=keep)  # a multi-task source narrows
+        return d
+
     def source_name(self, i: int) -> str:
         d = self.datasets[i]
-        return f'datasets[{i}] ({type(d).__name__}, ' \
-            f'{getattr(d, "ann_file", "") or d.data_root})'
+        return f'datasets.{self.names[i]} ({type(d).__name__})'
 
     def _merge_metainfo(self) -> dict:
         meta: dict = {}
@@ -77,11 +125,6 @@ class MultiTaskConcatDataset(ConcatDataset):
         """Index of the part that sample ``idx`` comes from."""
         dataset_idx, _ = self._get_ori_dataset_idx(idx)
         return dataset_idx
-
-    @property
-    def sizes(self) -> List[int]:
-        """Number of samples of each part."""
-        return [len(d) for d in self.datasets]
 
 
 def _norm(value):

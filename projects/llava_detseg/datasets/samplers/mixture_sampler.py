@@ -1,6 +1,6 @@
 """Sampling a multi-task mixture with ratios from the config."""
 import math
-from typing import Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
@@ -32,8 +32,10 @@ class MixtureSampler(Sampler):
     Args:
         dataset (ConcatDataset): With ``cumulative_sizes`` (mmengine's
             ``ConcatDataset`` or ``MultiTaskConcatDataset``).
-        ratios (Sequence[float], optional): One weight per part; ``None``:
-            proportional to the sizes.
+        ratios (dict[str, float] | Sequence[float], optional): Weight of
+            each part, by source name (``MultiTaskConcatDataset``; names of
+            sources its ``tasks`` left out are allowed and ignored) or in
+            order; ``None``: proportional to the sizes.
         num_samples (int, optional): Draws per epoch over all ranks.
         batch_size (int, optional): Keep each batch within one part; must
             equal the data loader's ``batch_size``.
@@ -44,7 +46,8 @@ class MixtureSampler(Sampler):
 
     def __init__(self,
                  dataset,
-                 ratios: Optional[Sequence[float]] = None,
+                 ratios: Union[Dict[str, float], Sequence[float],
+                               None] = None,
                  num_samples: Optional[int] = None,
                  batch_size: Optional[int] = None,
                  shuffle: bool = True,
@@ -59,6 +62,8 @@ class MixtureSampler(Sampler):
         self.sizes = [b - a for a, b in zip(self.offsets, sizes)]
         if ratios is None:
             ratios = self.sizes
+        elif isinstance(ratios, dict):
+            ratios = _ratios_by_name(dataset, ratios)
         ratios = [float(r) for r in ratios]
         if len(ratios) != len(self.sizes):
             raise ValueError(
@@ -139,3 +144,21 @@ class MixtureSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         """Make the next epoch's draws depend on ``epoch``."""
         self.epoch = epoch
+
+
+def _ratios_by_name(dataset, ratios: Dict[str, float]) -> List[float]:
+    names = getattr(dataset, 'names', None)
+    if names is None:
+        raise TypeError('MixtureSampler: ratios by name need a '
+                        'MultiTaskConcatDataset with named sources, got '
+                        f'{type(dataset).__name__}')
+    known = set(names) | set(getattr(dataset, 'dropped', ()))
+    unknown = sorted(set(ratios) - known)
+    if unknown:
+        raise ValueError(f'MixtureSampler: ratios name unknown sources '
+                         f'{unknown}; the sources are {sorted(known)}')
+    missing = [n for n in names if n not in ratios]
+    if missing:
+        raise ValueError(f'MixtureSampler: no ratio for the sources '
+                         f'{missing}')
+    return [ratios[n] for n in names]

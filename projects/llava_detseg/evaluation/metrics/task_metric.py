@@ -1,7 +1,9 @@
 """Run any registered metric on the samples of one task only."""
+import logging
 from typing import Any, Dict, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 
 from llava_detseg.models.utils import build_in_scope
 from llava_detseg.registry import METRICS
@@ -67,6 +69,16 @@ class TaskMetric(BaseMetric):
             del inner[start:]
 
     def compute_metrics(self, results: list) -> dict:
-        """The wrapped metric's ``compute_metrics`` on this task's results."""
-        return self.metric.compute_metrics(
-            [r for per_sample in results for r in per_sample])
+        """The wrapped metric's ``compute_metrics`` on this task's results.
+
+        No sample of the task (e.g. a det-only ablation that keeps the full
+        config's evaluators) gives no metrics and a warning, instead of the
+        wrapped metric failing on an empty list.
+        """
+        flat = [r for per_sample in results for r in per_sample]
+        if not flat:
+            print_log(f'TaskMetric({self.task}): no sample of task '
+                      f'"{self.task}" was evaluated; no metrics',
+                      logger='current', level=logging.WARNING)
+            return {}
+        return self.metric.compute_metrics(flat)
