@@ -33,7 +33,7 @@ def test_metainfo_takes_each_task_keys_from_its_sources():
     with pytest.raises(ValueError, match=r'"classes" of datasets.1 \(_Part\)'):
         MultiTaskConcatDataset([_Part(2, ('det', ), classes=('a', )),
                                 _Part(2, ('det', ), classes=('b', ))])
-    with pytest.raises(ValueError, match='no "tasks"'):
+    with pytest.raises(ValueError, match=r"datasets.0 serves unknown tasks \['ocr'\]"):
         MultiTaskConcatDataset([_Part(2, ('ocr', ))])
 
 

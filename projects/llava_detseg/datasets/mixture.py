@@ -82,6 +82,10 @@ class MultiTaskConcatDataset(ConcatDataset):
             serves = d.get('tasks') or getattr(cls, 'tasks', None) or TASKS
         else:
             serves = getattr(d, 'tasks', TASKS)
+        if set(serves) - set(TASKS):
+            raise ValueError(
+                f'MultiTaskConcatDataset: datasets.{name} serves unknown '
+                f'tasks {sorted(set(serves) - set(TASKS))}; known: {TASKS}')
         keep = [t for t in serves if t in self.tasks]
         if not keep:
             return None
