@@ -16,26 +16,31 @@ model = dict(
         mean=[122.770938, 116.7460125, 104.09373615],
         std=[68.5005327, 66.6321579, 70.32316305],
         bgr_to_rgb=True,
-        pad_size_divisor=56,  # patch 14 x pyramid stride 4
+        # the coarsest level (FPN's extra P7) has stride 128
+        pad_size_divisor=128,
         pad_seg=True,
         seg_pad_value=255),
     backbone=dict(
         type='CLIPViTBackbone',
         pretrained=clip_path,
         out_indices=(6, 12, 18, 24),
+        # patch 14 cannot reach strides 8..128 by powers of two (14 x 2^k);
+        # the input is resized by 14/16 before the ViT, so a token covers
+        # exactly 16 input pixels and the pyramid below is 8/16/32/64
+        token_stride=16,
         frozen=True),
     neck=[
         dict(
             type='SimplePyramid',
             in_channels=vit_dims,
             out_channels=neck_dims,
-            scale_factors=(4.0, 2.0, 1.0, 0.5)),
+            scale_factors=(2.0, 1.0, 0.5, 0.25)),  # strides 8/16/32/64
         dict(
             type='mmdet.FPN',
             in_channels=[neck_dims] * 4,
             out_channels=neck_dims,
             num_outs=5,
-            add_extra_convs='on_output'),
+            add_extra_convs='on_output'),  # + stride 128
     ],
     det_head=dict(
         type='mmdet.FCOSHead',
@@ -43,8 +48,7 @@ model = dict(
         in_channels=neck_dims,
         feat_channels=neck_dims,
         stacked_convs=4,
-        # patch 14 puts the pyramid levels at these strides of the input
-        strides=[3.5, 7, 14, 28, 56],
+        strides=[8, 16, 32, 64, 128],
         regress_ranges=((-1, 64), (64, 128), (128, 256), (256, 512),
                         (512, 1e8)),
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
