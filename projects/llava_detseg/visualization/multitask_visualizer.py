@@ -25,6 +25,13 @@ class MultiTaskVisualizer(DetLocalVisualizer):
                       palette: Optional[List]) -> np.ndarray:
         data = sem_seg.data if 'data' in sem_seg else sem_seg.sem_seg
         data = data.clone()
+        seg_palette = self.dataset_meta.get('seg_palette')
+        if seg_palette is not None:
+            # mmseg's layout (ADE20K): every label is a class with its own
+            # colour, 255 is ignored; nothing is background
+            return super()._draw_sem_seg(
+                image, PixelData(sem_seg=data),
+                self.dataset_meta['seg_classes'], list(seg_palette))
         data[data == 0] = 255  # background is not drawn
         seg_classes = self.dataset_meta.get('seg_classes') or (
             ['background'] + list(classes or []))

@@ -3,6 +3,7 @@ from typing import Sequence
 
 import torch.nn.functional as F
 from mmdet.models.data_preprocessors import DetDataPreprocessor
+from mmengine.structures import PixelData
 
 from llava_detseg.registry import MODELS
 
@@ -25,6 +26,9 @@ class MultiTaskDataPreprocessor(DetDataPreprocessor):
             seg = sample.gt_sem_seg.data
             h, w = seg.shape[-2:]
             pad_h, pad_w = sample.batch_input_shape
-            sample.gt_sem_seg.data = F.pad(
+            padded = F.pad(
                 seg, pad=(0, max(pad_w - w, 0), 0, max(pad_h - h, 0)),
                 mode='constant', value=self.seg_pad_value)
+            # a new PixelData: it refuses a field of another size than its own
+            sample.gt_sem_seg = PixelData(
+                data=padded, metainfo=sample.gt_sem_seg.metainfo)
