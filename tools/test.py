@@ -61,10 +61,10 @@ def trigger_visualization_hook(cfg, args) -> None:
 def main() -> int:
     args = parse_args()
     ensure_package()
-    from mmengine.runner import Runner
 
     from llava_detseg.datasets import DataError, error_summary
     from llava_detseg.utils import register_all_modules, setup_launcher
+    from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
     for path, what in ((args.config, 'config'), (args.checkpoint,
                                                  'checkpoint')):
@@ -99,11 +99,15 @@ def main() -> int:
     setup_launcher(cfg)
 
     try:
-        runner = Runner.from_cfg(cfg)
+        # FlexibleRunner (DeepSpeed / FSDP) when the config asks for it
+        runner = build_runner(cfg)
         metrics = runner.test()
     except DataError as e:
         print(f'error: {error_summary(e)}', file=sys.stderr)
         return 1
+    except RunnerConfigError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if runner.rank == 0:
         print('\n'.join(['Test metrics:'] + [
             f'  {k}: {v:.4f}' if isinstance(v, float) else f'  {k}: {v}'

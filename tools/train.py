@@ -38,10 +38,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     ensure_package()
-    from mmengine.runner import Runner
 
     from llava_detseg.datasets import DataError, error_summary
     from llava_detseg.utils import register_all_modules, setup_launcher
+    from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
     if not osp.isfile(args.config):
         print(f'error: config file {args.config} does not exist',
@@ -74,11 +74,15 @@ def main() -> int:
     setup_launcher(cfg)
 
     try:
-        runner = Runner.from_cfg(cfg)
+        # FlexibleRunner (DeepSpeed / FSDP) when the config asks for it
+        runner = build_runner(cfg)
         runner.train()
     except DataError as e:
         print(f'error: {error_summary(e)}', file=sys.stderr)
         return 1
+    except RunnerConfigError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     return 0
 
 
