@@ -86,7 +86,8 @@ llava_test_pipeline = llava_train_pipeline[:3] + [
 train_dataloader = dict(
     batch_size=train_batch_size,
     num_workers=0,
-    sampler=dict(batch_size=train_batch_size),
+    # 3 steps of 2 x 2 images per epoch: with the 2:1:2 ratios, one each
+    sampler=dict(batch_size=train_batch_size, num_samples=12),
     dataset=dict(datasets=dict(
         coco=dict(data_root=tiny_root + 'coco/',
                   filter_cfg=dict(min_size=0), pipeline=coco_train_pipeline),

@@ -23,11 +23,19 @@ class MixtureSampler(Sampler):
     ``set_epoch``).
 
     With ``batch_size`` (the per-GPU batch size of the data loader) every
-    batch comes from one part: the epoch is cut into batches per part, the
-    batches are shuffled and dealt to the ranks in turn. Parts can then have
-    their own image sizes (a VQA batch at LLaVA's resolution, a detection
-    batch at the detector's) without padding one to the other, and every
-    rank gets the same number of batches, as DDP needs.
+    training step takes its batches, on all ranks, from one part: the epoch
+    is cut per part into steps of ``batch_size x world_size`` draws, the
+    steps are shuffled, and each rank takes its slice of each. Parts can
+    then have their own image sizes (a VQA batch at LLaVA's resolution, a
+    detection batch at the detector's) without padding one to the other;
+    every rank gets the same number of batches; and all ranks run the same
+    branches at each step. The last is required under DDP: mmdet's dense
+    heads average their positive counts over the ranks with an
+    ``all_reduce`` inside the loss (``reduce_mean``), so a rank that skips
+    the detection head while another runs it leaves the collectives
+    mismatched and the job hangs or aborts. ``batch_size=None`` mixes the
+    parts within batches; use it on one GPU, or where every part serves the
+    same tasks.
 
     Args:
         dataset (ConcatDataset): With ``cumulative_sizes`` (mmengine's
@@ -125,13 +133,16 @@ class MixtureSampler(Sampler):
             pad = -len(flat) % self.world_size
             flat += flat[:pad]
             return flat[self.rank::self.world_size]
+        # one step = one batch per rank, all from the same part
         b = self.batch_size
-        batches = [p[k:k + b] for p in parts for k in range(0, len(p), b)]
+        size = b * self.world_size
+        steps = [p[k:k + size] for p in parts
+                 for k in range(0, len(p), size)]
         if self.shuffle:
-            batches = [batches[k] for k in torch.randperm(len(batches),
-                                                          generator=g)]
-        return [j for batch in batches[self.rank::self.world_size]
-                for j in batch]
+            steps = [steps[k] for k in torch.randperm(len(steps),
+                                                      generator=g)]
+        return [j for step in steps
+                for j in step[self.rank * b:(self.rank + 1) * b]]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._epoch_indices())

@@ -1,0 +1,85 @@
+"""The full config's tiny twin: tools/dist_train.sh with 2 CPU processes on
+a tiny COCO / ADE20K / LLaVA-Instruct tree, then the evaluation."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from conftest import ROOT
+from sample_datasets import write_tiny_tree
+from test_train_test_tools import _ok, _scalars, run_tool
+
+pytestmark = pytest.mark.slow
+
+TWIN = osp.join(
+    ROOT, 'configs',
+    'llava-detseg_clip-tiny_llama-tiny_2xb2-2e_coco-ade-llava-tiny.py')
+FULL = osp.join(ROOT, 'configs', 'llava_detseg.py')
+
+
+def _rebase(node, old: str, new: str):
+    """Every string path under ``old`` moved to ``new``."""
+    if isinstance(node, dict):
+        return {k: _rebase(v, old, new) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_rebase(v, old, new) for v in node)
+    if isinstance(node, str) and node.startswith(old):
+        return new + node[len(old):]
+    return node
+
+
+def test_twin_has_the_full_structure():
+    twin, full = Config.fromfile(TWIN), Config.fromfile(FULL)
+    for key in ('type', 'data_preprocessor'):
+        assert twin.model[key] == full.model[key]
+    for part in ('backbone', 'det_head', 'seg_head', 'language'):
+        assert twin.model[part].type == full.model[part].type
+    assert twin.model.det_head.strides == full.model.det_head.strides
+    assert twin.model.det_head.num_classes == 80
+    assert twin.model.seg_head.num_classes == 150
+    assert twin.model.backbone.with_cp and twin.model.language.with_cp
+    for loader in ('train_dataloader', 'val_dataloader'):
+        t, f = twin[loader], full[loader]
+        assert t.sampler.type == f.sampler.type
+        assert t.dataset.type == f.dataset.type
+        assert {k: v.type for k, v in t.dataset.datasets.items()} == \
+            {k: v.type for k, v in f.dataset.datasets.items()}
+    assert [m.type for m in twin.val_evaluator] == \
+        [m.type for m in full.val_evaluator]
+
+
+def test_twin_trains_on_two_processes_and_evaluates(tiny_ckpt, tmp_path):
+    root = str(tmp_path / 'tiny')
+    write_tiny_tree(root)
+    cfg = Config.fromfile(TWIN)
+    cfg.model.backbone.pretrained = tiny_ckpt['clip']
+    cfg.model.language.pretrained = tiny_ckpt['llava']
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'val_evaluator', 'test_evaluator'):
+        cfg[key] = _rebase(cfg[key].to_dict() if hasattr(cfg[key], 'to_dict')
+                           else list(cfg[key]), 'data/tiny/', root + '/')
+    path = str(tmp_path / 'twin.py')
+    cfg.dump(path)
+    work = str(tmp_path / 'work')
+    proc = _ok(run_tool('bash', 'tools/dist_train.sh', path, '2',
+                        '--work-dir', work))
+    assert 'gloo' in proc.stdout + proc.stderr
+    lines = _scalars(work)
+    train = [r for r in lines if 'loss' in r]
+    # every task's loss was seen, over both epochs
+    for key in ('det.loss_cls', 'seg.loss_ce', 'vqa.loss_lm'):
+        assert any(key in r for r in train), key
+    assert {r['epoch'] for r in train} == {1, 2}
+    assert max(r['iter'] for r in train) == 6  # 3 steps x 2 epochs
+    val = [r for r in lines if 'ade/mIoU' in r]
+    assert val, 'no evaluation'
+    for key in ('vqa/accuracy', 'vqa/num_questions'):
+        assert key in val[-1], key
+    assert val[-1]['vqa/num_questions'] == 2
+    # mmdet's CocoMetric ran (it logs no mAP when a 6-step model finds
+    # nothing above the score threshold)
+    log = glob.glob(osp.join(work, '*', '*.log'))[0]
+    assert 'Evaluating bbox' in open(log).read() or \
+        'coco/bbox_mAP' in val[-1]
+    assert glob.glob(osp.join(work, 'epoch_2.pth'))
