@@ -112,6 +112,18 @@ class LlavaLanguageBranch(BaseModule):
             conversations (Sequence[Conversation]): One per sequence.
             image_index (Sequence[int]): Image of each conversation.
         """
+        logits, target = self.answer_logits(image_tokens, conversations,
+                                            image_index)
+        return dict(loss_lm=F.cross_entropy(logits.float(), target))
+
+    def answer_logits(self, image_tokens: Tensor,
+                      conversations: Sequence[Conversation],
+                      image_index: Sequence[int]) -> tuple:
+        """``(logits, target)`` at the answer positions only: (T, V), (T,).
+
+        Shared by ``loss`` and by distillation, which compares these logits
+        with a teacher's at the same positions.
+        """
         embeds, labels = [], []
         for conv, i in zip(conversations, image_index):
             self._check(conv)
@@ -130,8 +142,7 @@ class LlavaLanguageBranch(BaseModule):
         target = labels_t[:, 1:]
         keep = target != IGNORE_INDEX
         logits = self.llava.lm_head(hidden[:, :-1][keep])
-        loss = F.cross_entropy(logits.float(), target[keep])
-        return dict(loss_lm=loss)
+        return logits, target[keep]
 
     @staticmethod
     def _splice_labels(ids: List[int], labels: List[int],
