@@ -12,7 +12,7 @@ _base_ = [
 # ---------------------------------------------------------------- settings
 load_from = 'work_dirs/lora_ref/epoch_3.pth'
 task = 'det'
-num_train = 800  # a subset of the 2000 training images: minutes on a CPU
+num_train = 480  # a subset of the 2000 training images: minutes on a CPU
 max_epochs = 2
 base_lr = 1e-3
 
