@@ -1,7 +1,7 @@
 # LoRA recipe, stage 1 (detection): start from the VQA reference (the
 # stand-in for LLaVA-1.5 on the tiny model), freeze the whole trunk and the
 # language branch, train the new neck + FCOS head and the det adapters only.
-#   python tools/train.py configs/lora/llava_clip-tiny_llama-tiny_1xb16-3e_shapes-vqa.py \
+#   python tools/train.py configs/lora/llava_clip-tiny_llama-tiny_1xb16-2e_shapes-vqa.py \
 #       --work-dir work_dirs/lora_ref
 #   python tools/train.py THIS_FILE --work-dir work_dirs/lora_stage1-det
 _base_ = [
@@ -10,7 +10,7 @@ _base_ = [
 ]
 
 # ---------------------------------------------------------------- settings
-load_from = 'work_dirs/lora_ref/epoch_3.pth'
+load_from = 'work_dirs/lora_ref/epoch_2.pth'
 task = 'det'
 num_train = 480  # a subset of the 2000 training images: minutes on a CPU
 max_epochs = 2

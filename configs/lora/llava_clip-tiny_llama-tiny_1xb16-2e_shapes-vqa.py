@@ -5,7 +5,7 @@
 # --reference-checkpoint).
 _base_ = '../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py'
 
-max_epochs = 3
+max_epochs = 2
 
 # LLaVA alone: no dense heads yet (stage 1 adds them).
 model = dict(det_head=None, seg_head=None)
