@@ -1,5 +1,9 @@
 from .compat import register_safe_globals
 from .launch import setup_launcher
+from .meta import is_meta_build, meta_build
 from .setup_env import register_all_modules
 
-__all__ = ['register_safe_globals', 'register_all_modules', 'setup_launcher']
+__all__ = [
+    'is_meta_build', 'meta_build', 'register_safe_globals',
+    'register_all_modules', 'setup_launcher'
+]

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from llava_detseg.registry import MODELS
-from ..utils import load_hf_model
+from ..utils import load_hf_model, load_hf_tokenizer
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
 
@@ -50,7 +50,7 @@ class LlavaLanguageBranch(BaseModule):
                  torch_dtype: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        from transformers import AutoTokenizer, LlavaForConditionalGeneration
+        from transformers import LlavaForConditionalGeneration
         if vision_feature_select_strategy not in ('default', 'full'):
             raise ValueError('vision_feature_select_strategy must be '
                              '"default" or "full", got '
@@ -60,7 +60,7 @@ class LlavaLanguageBranch(BaseModule):
         # The shared backbone replaces it; keeping it would hold a second
         # copy of CLIP in memory and in every checkpoint.
         self.llava.model.vision_tower = None
-        self.tokenizer = AutoTokenizer.from_pretrained(pretrained)
+        self.tokenizer = load_hf_tokenizer(pretrained)
         self.conv_tokenizer = ConversationTokenizer(
             self.tokenizer, system_prompt=system_prompt, max_length=max_length)
         self.vision_hidden_size = self.llava.config.vision_config.hidden_size

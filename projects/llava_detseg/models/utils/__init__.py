@@ -1,4 +1,5 @@
 from .build import build_in_scope
-from .hf import load_hf_model
+from .hf import load_hf_config, load_hf_model, load_hf_tokenizer
 
-__all__ = ['build_in_scope', 'load_hf_model']
+__all__ = ['build_in_scope', 'load_hf_config', 'load_hf_model',
+           'load_hf_tokenizer']

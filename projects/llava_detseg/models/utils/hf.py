@@ -1,9 +1,15 @@
-"""Loading Hugging Face models inside MMEngine modules."""
+"""Loading Hugging Face models and tokenizers inside MMEngine modules."""
+import json
 import os.path as osp
 from typing import Optional, Type
 
 import torch
 from torch import nn
+
+from llava_detseg.utils.meta import is_meta_build
+
+#: Architecture configs of hub checkpoints, for :func:`meta_build` builds.
+HF_CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'hf_configs')
 
 
 def _dtype(name: Optional[str]) -> Optional[torch.dtype]:
@@ -14,10 +20,53 @@ def _dtype(name: Optional[str]) -> Optional[torch.dtype]:
     return getattr(torch, name)
 
 
+def _looks_local(pretrained: str) -> bool:
+    # A hub id is "name" or "org/name"; anything else is meant as a folder.
+    return pretrained.startswith(('.', '/', '~')) or pretrained.count('/') > 1
+
+
+def bundled_config_path(hub_id: str) -> str:
+    """Where the bundled architecture config of ``hub_id`` lives."""
+    return osp.join(HF_CONFIG_DIR, hub_id.replace('/', '--') + '.json')
+
+
+def load_hf_config(cls: Type[nn.Module], pretrained: str):
+    """The architecture config of ``pretrained`` for model class ``cls``.
+
+    Local folders use their ``config.json``; hub ids use the copy bundled in
+    ``hf_configs/`` (no network). A composite config (e.g. a full
+    ``CLIPConfig`` for a ``CLIPVisionModel``) is narrowed the way
+    ``from_pretrained`` narrows it.
+    """
+    config_cls = cls.config_class
+    if osp.isdir(osp.expanduser(pretrained)):
+        return config_cls.from_pretrained(osp.expanduser(pretrained))
+    path = bundled_config_path(pretrained)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{cls.__name__}: no architecture config bundled for '
+            f'"{pretrained}" (looked for {path}); meta-device builds know '
+            'only the hub ids in that folder or local checkpoint folders')
+    with open(path) as f:
+        data = json.load(f)
+    data.pop('_comment', None)
+    wanted = getattr(config_cls, 'model_type', None)
+    if data.get('model_type') != wanted:
+        for key in ('vision_config', 'text_config'):
+            sub = data.get(key)
+            if isinstance(sub, dict) and sub.get('model_type') == wanted:
+                data = sub
+                break
+    return config_cls.from_dict(data)
+
+
 def load_hf_model(cls: Type[nn.Module],
                   pretrained: str,
                   torch_dtype: Optional[str] = None) -> nn.Module:
     """``cls.from_pretrained(pretrained)`` with a clear error and no re-init.
+
+    Inside :func:`llava_detseg.utils.meta_build` the model is created from
+    its architecture config on the ``meta`` device instead, without weights.
 
     Args:
         cls: a transformers model class.
@@ -28,10 +77,17 @@ def load_hf_model(cls: Type[nn.Module],
         nn.Module: the model, marked ``is_init`` so MMEngine's
         ``init_weights`` does not overwrite the loaded weights.
     """
-    # A hub id is "name" or "org/name"; anything else is meant as a folder.
-    looks_local = pretrained.startswith(('.', '/', '~')) or \
-        pretrained.count('/') > 1
-    if looks_local and not osp.isdir(osp.expanduser(pretrained)):
+    if is_meta_build():
+        config = load_hf_config(cls, pretrained)
+        kwargs = {}
+        if torch_dtype is not None:
+            kwargs['dtype'] = _dtype(torch_dtype)
+        with torch.device('meta'):
+            model = cls._from_config(config, **kwargs)
+        model.is_init = True
+        return model
+    if _looks_local(pretrained) and \
+            not osp.isdir(osp.expanduser(pretrained)):
         raise FileNotFoundError(
             f'{cls.__name__}: pretrained folder "{pretrained}" does not exist '
             '(the embedded default writes it with '
@@ -48,3 +104,26 @@ def load_hf_model(cls: Type[nn.Module],
     # that have it; transformers models do, and must keep what they loaded.
     model.is_init = True
     return model
+
+
+def load_hf_tokenizer(pretrained: str):
+    """``AutoTokenizer.from_pretrained`` with a clear error.
+
+    Inside :func:`llava_detseg.utils.meta_build` a hub id that is not on
+    disk gets the project's small offline tokenizer instead: a meta build
+    needs the model's shapes, not its vocabulary.
+    """
+    from transformers import AutoTokenizer
+    local = osp.isdir(osp.expanduser(pretrained))
+    if is_meta_build() and not local:
+        from llava_detseg.models.language.tiny_checkpoint import \
+            build_tiny_tokenizer
+        return build_tiny_tokenizer()
+    if _looks_local(pretrained) and not local:
+        raise FileNotFoundError(
+            f'tokenizer folder "{pretrained}" does not exist')
+    try:
+        return AutoTokenizer.from_pretrained(osp.expanduser(pretrained))
+    except OSError as e:
+        raise OSError(f'cannot load the tokenizer of "{pretrained}": {e}') \
+            from None
