@@ -18,7 +18,9 @@ def check_quantization(mode: Optional[str], where: str = 'quantization'):
             ``'8bit'``.
         where (str): Config key named in the errors.
     """
-    if mode is None:
+    from llava_detseg.utils.meta import is_meta_build
+    if mode is None or is_meta_build():
+        # a meta build counts parameters: their number does not change
         return None
     if mode not in ('4bit', '8bit'):
         raise ValueError(f'{where}: must be None, "4bit" or "8bit", got '

@@ -35,6 +35,9 @@ class LlavaLanguageBranch(BaseModule):
         freeze_llm (bool): Freeze the language model and ``lm_head``.
         freeze_projector (bool): Freeze the projector.
         torch_dtype (str, optional): dtype to load the weights in.
+        quantization (str, optional): ``'4bit'`` (QLoRA: NF4) or ``'8bit'``
+            language model through bitsandbytes; needs CUDA, checked before
+            loading. Train it with LoRA adapters (``model.adapters``).
         init_cfg (dict, optional): Init config.
     """
 
@@ -48,6 +51,7 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_llm: bool = False,
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
+                 quantization: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -55,8 +59,15 @@ class LlavaLanguageBranch(BaseModule):
             raise ValueError('vision_feature_select_strategy must be '
                              '"default" or "full", got '
                              f'"{vision_feature_select_strategy}"')
+        from ..adapters import check_quantization
+        quant = check_quantization(quantization, 'language.quantization')
         self.llava = load_hf_model(
-            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype)
+            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype,
+            **({} if quant is None else dict(quantization_config=quant)))
+        if quant is not None:
+            from peft import prepare_model_for_kbit_training
+            self.llava = prepare_model_for_kbit_training(
+                self.llava, use_gradient_checkpointing=False)
         # The shared backbone replaces it; keeping it would hold a second
         # copy of CLIP in memory and in every checkpoint.
         self.llava.model.vision_tower = None
