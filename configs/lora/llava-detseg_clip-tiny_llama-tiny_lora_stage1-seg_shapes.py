@@ -6,6 +6,8 @@ _base_ = './llava-detseg_clip-tiny_llama-tiny_lora_stage1-det_shapes.py'
 
 load_from = 'work_dirs/lora_stage1-det/epoch_2.pth'
 task = 'seg'
+# one epoch from here on (stage 2 and 3 inherit it): the CPU budget
+max_epochs = 1
 
 model = dict(
     adapters=dict(train_adapters=('seg', ), train_modules=('seg_head', )),
@@ -17,3 +19,10 @@ model = dict(
              per_image=False, reduction='none', loss_weight=0.5),
     ]))
 train_dataloader = dict(dataset=dict(tasks=(task, )))
+
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
+         T_max=max_epochs, eta_min_ratio=0.01, convert_to_iter_based=True),
+]

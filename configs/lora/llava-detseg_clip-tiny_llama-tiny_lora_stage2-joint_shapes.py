@@ -3,7 +3,7 @@
 # penalty on the adapters. Heads, neck and every pretrained weight frozen.
 _base_ = './llava-detseg_clip-tiny_llama-tiny_lora_stage1-seg_shapes.py'
 
-load_from = 'work_dirs/lora_stage1-seg/epoch_2.pth'
+load_from = 'work_dirs/lora_stage1-seg/epoch_1.pth'
 
 model = dict(
     adapters=dict(train_adapters=None, train_modules=(), l2_weight=1e-4),

@@ -4,7 +4,7 @@
 # since), and KL on the FCOS scores / mask logits toward the stage-1 teacher.
 _base_ = './llava-detseg_clip-tiny_llama-tiny_lora_stage2-joint_shapes.py'
 
-load_from = 'work_dirs/lora_stage2-joint/epoch_2.pth'
+load_from = 'work_dirs/lora_stage2-joint/epoch_1.pth'
 
 model = dict(
     distiller=dict(
@@ -15,4 +15,4 @@ model = dict(
         temperature=1.0,
         teacher_config='configs/lora/'
         'llava-detseg_clip-tiny_llama-tiny_lora_stage1-seg_shapes.py',
-        teacher_ckpt='work_dirs/lora_stage1-seg/epoch_2.pth'))
+        teacher_ckpt='work_dirs/lora_stage1-seg/epoch_1.pth'))
