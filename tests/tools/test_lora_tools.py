@@ -37,6 +37,7 @@ def _share(stdout):
             int(match.group(2).replace(',', '')))
 
 
+@pytest.mark.slow
 def test_full_size_trainable_share_on_meta_device():
     proc = _ok(run_tool('tools/analysis_tools/count_params.py', FULL_LORA,
                         '--meta', '--max-trainable-ratio', '0.05'))
@@ -66,6 +67,7 @@ def _adapted_model_and_files(cfg, tmp_path):
     return model.eval(), ckpt, cfg_file
 
 
+@pytest.mark.slow
 def test_merge_lora_exports_equal_models(cfg, tmp_path):
     from transformers import LlavaForConditionalGeneration
     model, ckpt, cfg_file = _adapted_model_and_files(cfg, tmp_path)
@@ -109,6 +111,7 @@ def test_merge_lora_exports_equal_models(cfg, tmp_path):
                                    rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_merge_lora_needs_adapters(cfg, tmp_path):
     cfg_file = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_file)

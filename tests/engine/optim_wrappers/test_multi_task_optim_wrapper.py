@@ -134,3 +134,31 @@ def test_a_loss_without_task_losses_is_a_clear_error():
 def test_registered():
     for name in ('PCGradOptimWrapper', 'GradNormOptimWrapper'):
         assert OPTIM_WRAPPERS.get(name) is not None
+
+
+@pytest.mark.parametrize('cls', [PCGradOptimWrapper, GradNormOptimWrapper])
+def test_train_step_of_the_model_feeds_the_wrapper(cfg, cls):
+    import copy as _copy
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from conftest import ROOT
+    from llava_detseg.models.adapters import adapter_parameters
+    from llava_detseg.registry import DATASETS, MODELS
+    init_default_scope('llava_detseg')
+    cfg.model.adapters = Config.fromfile(
+        f'{ROOT}/configs/_base_/models/lora_adapters.py').lora_adapters
+    model = MODELS.build(cfg.model)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    data = dict(inputs=[dataset[i]['inputs'] for i in range(2)],
+                data_samples=[dataset[i]['data_samples'] for i in range(2)])
+    wrapper = cls(optimizer=torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.1))
+    before = {n: p.clone() for n, p in adapter_parameters(model).items()}
+    log_vars = model.train_step(_copy.deepcopy(data), wrapper)
+    assert {'det.loss_cls', 'seg.loss_ce', 'vqa.loss_lm'} <= set(log_vars)
+    moved = {n.split('.lora_')[1].split('.')[1]
+             for n, p in adapter_parameters(model).items()
+             if not torch.equal(p, before[n])}
+    assert moved == {'shared', 'det', 'seg', 'vqa'}
