@@ -13,7 +13,7 @@ _base_ = [
 load_from = 'work_dirs/lora_ref/epoch_2.pth'
 task = 'det'
 num_train = 480  # a subset of the 2000 training images: minutes on a CPU
-max_epochs = 2
+max_epochs = 1
 base_lr = 1e-3
 
 # ------------------------------------------------------------------- model

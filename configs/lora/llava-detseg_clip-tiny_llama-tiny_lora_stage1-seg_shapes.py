@@ -4,7 +4,7 @@
 # and Lovasz losses join the cross-entropy.
 _base_ = './llava-detseg_clip-tiny_llama-tiny_lora_stage1-det_shapes.py'
 
-load_from = 'work_dirs/lora_stage1-det/epoch_2.pth'
+load_from = 'work_dirs/lora_stage1-det/epoch_1.pth'
 task = 'seg'
 # one epoch from here on (stage 2 and 3 inherit it): the CPU budget
 max_epochs = 1
