@@ -16,3 +16,12 @@ model = dict(
         teacher_config='configs/lora/'
         'llava-detseg_clip-tiny_llama-tiny_lora_stage1-seg_shapes.py',
         teacher_ckpt='work_dirs/lora_stage1-seg/epoch_1.pth'))
+
+# two epochs: distillation needs steps to show
+max_epochs = 2
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
+         T_max=max_epochs, eta_min_ratio=0.01, convert_to_iter_based=True),
+]
