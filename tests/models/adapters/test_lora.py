@@ -199,3 +199,15 @@ def test_l2_penalty_on_adapters(cfg, batch):
     expected = 0.5 * sum(p.pow(2).sum()
                          for p in adapter_parameters(model).values())
     torch.testing.assert_close(losses['adapters.loss_l2'], expected)
+
+
+def test_adapters_start_as_no_change_after_init_weights(cfg):
+    # mmdet's FCOSHead init_cfg targets every layer named Conv2d, peft's
+    # LoRA convs included; the model puts peft's init back afterwards
+    model = build(cfg, lora_cfg())
+    model.init_weights()
+    params = adapter_parameters(model)
+    b = {n: p for n, p in params.items() if 'lora_B' in n}
+    assert any(n.startswith('det_head.') for n in b)
+    assert all(not p.any() for p in b.values())
+    assert all(p.any() for n, p in params.items() if 'lora_A' in n)

@@ -190,6 +190,19 @@ class TaskAdapters:
         if vit is not None and hasattr(vit, 'post_layernorm'):
             vit.post_layernorm.requires_grad_(False)
 
+    def reset_parameters(self, model: nn.Module) -> None:
+        """Give every adapter peft's initial values again (``B = 0``).
+
+        mmdet / mmseg heads initialise every layer whose class is named
+        ``Conv2d`` (``init_cfg`` with ``layer='Conv2d'``), which includes
+        peft's LoRA wrapper and its ``lora_A`` / ``lora_B`` convs: a fresh
+        adapter must start as "no change", so this runs after
+        ``init_weights``.
+        """
+        for _, layer in _tuner_layers(model):
+            for name in list(getattr(layer, 'lora_A', {})):
+                layer.reset_lora_parameters(name, True)
+
     def l2_loss(self, model: nn.Module):
         """``l2_weight`` x the squared norm of the trainable adapters."""
         params = [

@@ -242,6 +242,13 @@ class LlavaDetSeg(BaseModel):
             losses = self.loss_balancer(losses)
         return losses
 
+    def init_weights(self) -> None:
+        """MMEngine's init, then the adapters' own (mmdet / mmseg init_cfg
+        would also re-initialise peft's LoRA convs)."""
+        super().init_weights()
+        if self.adapters is not None:
+            self.adapters.reset_parameters(self)
+
     def parse_losses(self, losses: Dict[str, Tensor]) -> tuple:
         """MMEngine's sum, with the per-task totals attached to the loss.
 
