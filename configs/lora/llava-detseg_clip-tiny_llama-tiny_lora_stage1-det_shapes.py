@@ -1,7 +1,8 @@
 # LoRA recipe, stage 1 (detection): start from the VQA reference (the
 # stand-in for LLaVA-1.5 on the tiny model), freeze the whole trunk and the
 # language branch, train the new neck + FCOS head and the det adapters only.
-#   python tools/train.py configs/lora/llava_clip-tiny_llama-tiny_1xb16-2e_shapes-vqa.py \
+#   python tools/train.py \
+#       configs/lora/llava_clip-tiny_llama-tiny_1xb16-2e_shapes-vqa.py \
 #       --work-dir work_dirs/lora_ref
 #   python tools/train.py THIS_FILE --work-dir work_dirs/lora_stage1-det
 _base_ = [

@@ -1,5 +1,6 @@
 # LoRA / Conv-LoRA adapter groups of LLaVA-DetSeg (the same module names at
-# every size). Configs take it as `model = dict(adapters=_base_.lora_adapters)`.
+# every size). Configs take it as
+# `model = dict(adapters=_base_.lora_adapters)`.
 # Groups: `shared` lives in the trunk (every task's loss reaches it), a task's
 # group in that task's branch only (gradient isolation, see TaskAdapters).
 lora_adapters = dict(
