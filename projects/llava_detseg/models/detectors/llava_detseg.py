@@ -39,6 +39,17 @@ class LlavaDetSeg(BaseModel):
         test_cfg (dict, optional): ``det`` entry is the FCOS test config.
         data_preprocessor (dict, optional): e.g.
             ``MultiTaskDataPreprocessor``.
+        adapters (dict, optional): LoRA / Conv-LoRA groups and what trains,
+            the arguments of ``TaskAdapters``; applied after the parts are
+            built (checkpoints without adapters still load). None: no
+            adapters, every weight as the parts set it.
+        loss_balancer (dict, optional): A learnt task weighting applied to
+            the losses, e.g. ``UncertaintyWeighting``. GradNorm and PCGrad
+            are optimiser wrappers instead (``engine/optim_wrappers``).
+        distiller (dict, optional): ``TaskDistiller``: KL toward the
+            adapter-free model (answers) and a det/seg teacher checkpoint.
+        gradient_checkpointing (bool): Recompute the HF models' activations
+            in the backward pass (less memory, ~30 % more compute).
         init_cfg (dict, optional): Init config.
     """
 
@@ -52,6 +63,10 @@ class LlavaDetSeg(BaseModel):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
+                 adapters: OptConfigType = None,
+                 loss_balancer: OptConfigType = None,
+                 distiller: OptConfigType = None,
+                 gradient_checkpointing: bool = False,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -83,6 +98,23 @@ class LlavaDetSeg(BaseModel):
                     f'gives {self.backbone.embed_dims}; load both from '
                     'matching checkpoints')
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
+        self._build_extras(adapters, loss_balancer, distiller,
+                           gradient_checkpointing)
+
+    def _build_extras(self, adapters, loss_balancer, distiller,
+                      gradient_checkpointing) -> None:
+        """Adapters, loss balancing, distillation, memory options."""
+        from ..adapters import TaskAdapters, enable_gradient_checkpointing
+        self.adapters = None
+        if adapters is not None:
+            self.adapters = TaskAdapters(**adapters)
+            self.adapters.apply(self)
+        self.loss_balancer = None if loss_balancer is None else MODELS.build(
+            loss_balancer)
+        self.distiller = None if distiller is None else MODELS.build(
+            distiller)
+        if gradient_checkpointing:
+            enable_gradient_checkpointing(self)
 
     @property
     def tasks(self) -> Tuple[str, ...]:
@@ -184,10 +216,50 @@ class LlavaDetSeg(BaseModel):
                     convs.append(conv)
                     owner.append(row)
             if convs:
-                losses.update(
-                    self._weighted('vqa',
-                                   self.language.loss(tokens, convs, owner)))
+                if self.distiller is not None:
+                    vqa = self.distiller.vqa_loss(
+                        self, self._select([inputs], idx, n)[0], tokens,
+                        convs, owner)
+                else:
+                    vqa = self.language.loss(tokens, convs, owner)
+                losses.update(self._weighted('vqa', vqa))
+        return self._extra_losses(inputs, data_samples, feats, losses)
+
+    def _extra_losses(self, inputs: Tensor, data_samples: List[DetDataSample],
+                      feats: Tuple[Tensor], losses: dict) -> dict:
+        """Dense distillation, adapter L2 and loss balancing, when set."""
+        if self.distiller is not None:
+            dense = self.distiller.dense_loss(
+                self, inputs, feats, self._split(data_samples, 'det'),
+                self._split(data_samples, 'seg'))
+            for key, value in dense.items():
+                losses[key] = value * self.loss_weights[key.split('.')[0]]
+        if self.adapters is not None:
+            l2 = self.adapters.l2_loss(self)
+            if l2 is not None:
+                losses['adapters.loss_l2'] = l2
+        if self.loss_balancer is not None:
+            losses = self.loss_balancer(losses)
         return losses
+
+    def init_weights(self) -> None:
+        """MMEngine's init, then the adapters' own (mmdet / mmseg init_cfg
+        would also re-initialise peft's LoRA convs)."""
+        super().init_weights()
+        if self.adapters is not None:
+            self.adapters.reset_parameters(self)
+
+    def parse_losses(self, losses: Dict[str, Tensor]) -> tuple:
+        """MMEngine's sum, with the per-task totals attached to the loss.
+
+        ``loss.task_losses`` is what GradNorm / PCGrad optimiser wrappers
+        read; a tensor attribute reaches them through ``update_params`` in
+        both the plain and the DDP ``train_step``.
+        """
+        from ..losses import group_task_losses
+        loss, log_vars = super().parse_losses(losses)
+        loss.task_losses = group_task_losses(losses)
+        return loss, log_vars
 
     def predict(self, inputs: Tensor,
                 data_samples: List[DetDataSample]) -> List[DetDataSample]:

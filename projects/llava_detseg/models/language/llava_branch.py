@@ -39,6 +39,9 @@ class LlavaLanguageBranch(BaseModule):
         with_cp (bool): Gradient checkpointing of the language model's
             layers (transformers' own, non-reentrant): the projector's
             gradient passes through the whole LLM even when it is frozen.
+        quantization (str, optional): ``'4bit'`` (QLoRA: NF4) or ``'8bit'``
+            language model through bitsandbytes; needs CUDA, checked before
+            loading. Train it with LoRA adapters (``model.adapters``).
         init_cfg (dict, optional): Init config.
     """
 
@@ -53,6 +56,7 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
                  with_cp: bool = False,
+                 quantization: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -60,8 +64,15 @@ class LlavaLanguageBranch(BaseModule):
             raise ValueError('vision_feature_select_strategy must be '
                              '"default" or "full", got '
                              f'"{vision_feature_select_strategy}"')
+        from ..adapters import check_quantization
+        quant = check_quantization(quantization, 'language.quantization')
         self.llava = load_hf_model(
-            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype)
+            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype,
+            **({} if quant is None else dict(quantization_config=quant)))
+        if quant is not None:
+            from peft import prepare_model_for_kbit_training
+            self.llava = prepare_model_for_kbit_training(
+                self.llava, use_gradient_checkpointing=False)
         # The shared backbone replaces it; keeping it would hold a second
         # copy of CLIP in memory and in every checkpoint.
         self.llava.model.vision_tower = None
@@ -119,6 +130,18 @@ class LlavaLanguageBranch(BaseModule):
             conversations (Sequence[Conversation]): One per sequence.
             image_index (Sequence[int]): Image of each conversation.
         """
+        logits, target = self.answer_logits(image_tokens, conversations,
+                                            image_index)
+        return dict(loss_lm=F.cross_entropy(logits.float(), target))
+
+    def answer_logits(self, image_tokens: Tensor,
+                      conversations: Sequence[Conversation],
+                      image_index: Sequence[int]) -> tuple:
+        """``(logits, target)`` at the answer positions only: (T, V), (T,).
+
+        Shared by ``loss`` and by distillation, which compares these logits
+        with a teacher's at the same positions.
+        """
         embeds, labels = [], []
         for conv, i in zip(conversations, image_index):
             self._check(conv)
@@ -137,8 +160,7 @@ class LlavaLanguageBranch(BaseModule):
         target = labels_t[:, 1:]
         keep = target != IGNORE_INDEX
         logits = self.llava.lm_head(hidden[:, :-1][keep])
-        loss = F.cross_entropy(logits.float(), target[keep])
-        return dict(loss_lm=loss)
+        return logits, target[keep]
 
     @staticmethod
     def _splice_labels(ids: List[int], labels: List[int],
