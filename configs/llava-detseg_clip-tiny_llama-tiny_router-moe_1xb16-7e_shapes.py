@@ -42,6 +42,9 @@ model = dict(
             loss_z=dict(type='RouterZLoss', loss_weight=1e-3))))
 
 # ----------------------------------------------------------------- runtime
+# An expert that no token chose in a batch gets no gradient; DDP must expect
+# that (single-process runs are not wrapped and do not care).
+model_wrapper_cfg = dict(find_unused_parameters=True)
 custom_hooks = [
     dict(type='EpochSeedHook'),
     dict(type='RouterStatsHook', interval=20),
