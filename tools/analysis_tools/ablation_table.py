@@ -196,16 +196,25 @@ def main() -> int:
             if key in val:
                 row[col] = f'{val[key]:.3f}'
         rows.append(row)
+        # after every config: an interrupted study still leaves its table
+        write_table(rows, args.out, final=False)
     if args.dry_run:
         return 0
-    text = table(rows)
-    print(text)
-    if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
-        print(f'table written to {args.out}')
+    print(write_table(rows, args.out, final=True))
     return 0
+
+
+def write_table(rows: List[Dict[str, str]], out: Optional[str],
+                final: bool) -> str:
+    """Write the markdown table to ``out`` (if set) and return it."""
+    text = table(rows)
+    if out:
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w') as f:
+            f.write(text + '\n')
+        if final:
+            print(f'table written to {out}')
+    return text
 
 
 if __name__ == '__main__':
