@@ -4,3 +4,4 @@ from .detectors import *  # noqa: F401,F403
 from .language import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .routers import *  # noqa: F401,F403

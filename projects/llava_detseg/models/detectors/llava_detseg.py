@@ -13,6 +13,7 @@ from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
 from ..language.llava_branch import first_question
 from llava_detseg.tasks import TASKS
+from ..routers import build_router
 from ..utils import build_in_scope
 
 
@@ -50,6 +51,10 @@ class LlavaDetSeg(BaseModel):
             adapter-free model (answers) and a det/seg teacher checkpoint.
         gradient_checkpointing (bool): Recompute the HF models' activations
             in the backward pass (less memory, ~30 % more compute).
+        router (dict, optional): e.g. ``GatedFeatureRouter``: per-task
+            layer and expert routing between the backbone and the branches
+            (the neck then runs per task on the routed maps). None: every
+            branch reads the backbone as it is.
         init_cfg (dict, optional): Init config.
     """
 
@@ -67,6 +72,7 @@ class LlavaDetSeg(BaseModel):
                  loss_balancer: OptConfigType = None,
                  distiller: OptConfigType = None,
                  gradient_checkpointing: bool = False,
+                 router: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -97,7 +103,15 @@ class LlavaDetSeg(BaseModel):
                     f'{self.language.vision_hidden_size} but the backbone '
                     f'gives {self.backbone.embed_dims}; load both from '
                     'matching checkpoints')
+        self.router = None
+        if router is not None:
+            self.router = build_router(router, self.backbone, self.language)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
+        if router is not None and distiller is not None:
+            # The distiller's teachers read the un-routed features; routing
+            # them as well is not built yet.
+            raise ValueError('model.router and model.distiller cannot be '
+                             'combined yet: drop one of them from the config')
         self._build_extras(adapters, loss_balancer, distiller,
                            gradient_checkpointing)
 
@@ -126,9 +140,65 @@ class LlavaDetSeg(BaseModel):
     # shared trunk
     # ------------------------------------------------------------------
     def extract_feat(self, inputs: Tensor) -> Tuple[Tuple[Tensor], ViTOutputs]:
-        """Backbone once, then the neck: ``(pyramid, vit_outputs)``."""
+        """Backbone once, then the neck: ``(pyramid, vit_outputs)``.
+
+        With a router the neck runs per task (``_task_feats``) and the
+        pyramid returned here is None.
+        """
         vit = self.backbone(inputs)
+        if self.router is not None:
+            return None, vit
         return self.neck(vit.maps), vit
+
+    def _task_feats(self, task: str, feats: Optional[Tuple[Tensor]],
+                    vit: ViTOutputs, idx: List[int],
+                    samples: Optional[List[DetDataSample]]
+                    ) -> Tuple[Tensor, ...]:
+        """The neck's pyramid for the samples ``idx`` of ``task``."""
+        n = vit.maps[0].shape[0]
+        if self.router is None:
+            return self._select(feats, idx, n)
+        hidden = self._select(vit.hidden_states, idx, n)
+        tokens, _ = self.router(
+            task, hidden, self._instruction(task, idx, samples, hidden[0]))
+        return self.neck(
+            self.router.to_maps(tokens, tuple(vit.maps[0].shape[-2:])))
+
+    def _instruction(self, task: str, idx: List[int],
+                     samples: Optional[List[DetDataSample]],
+                     like: Tensor) -> Optional[Tensor]:
+        """(len(idx), D) instruction embeddings for the router, or None."""
+        if self.language is None or not self.router.instruction_dims:
+            return None
+        if samples is None:
+            texts = [self.router.instructions[task]] * len(idx)
+        else:
+            texts = self.router.instruction_texts(
+                task, [samples[i] for i in idx])
+        return self.router.embed_instructions(self.language, texts,
+                                              like.device)
+
+    def _vqa_tokens(self, vit: ViTOutputs, idx: List[int],
+                    samples: Optional[List[DetDataSample]]) -> Tensor:
+        """(len(idx), N, D) projected image tokens for the language model."""
+        hidden = self._select(vit.hidden_states, idx, vit.maps[0].shape[0])
+        if self.router is None:
+            return self.language.image_tokens(hidden)
+        tokens, weights = self.router(
+            'vqa', hidden, self._instruction('vqa', idx, samples, hidden[0]))
+        return self.language.project(tokens[0], weights)
+
+    def _aux_losses(self) -> Dict[str, Tensor]:
+        """The router's and a routed projector's balance / z-losses."""
+        out = {}
+        if self.router is not None:
+            out.update({f'router.{k}': v
+                        for k, v in self.router.pop_losses().items()})
+        proj = self.language.projector if self.language is not None else None
+        if hasattr(proj, 'pop_losses'):
+            out.update({f'projector.{k}': v
+                        for k, v in proj.pop_losses().items()})
+        return out
 
     @staticmethod
     def _split(samples: Sequence[DetDataSample], task: str) -> List[int]:
@@ -175,12 +245,15 @@ class LlavaDetSeg(BaseModel):
         """Raw outputs of every branch without post-processing."""
         feats, vit = self.extract_feat(inputs)
         out = dict(neck=feats)
+        every = list(range(inputs.shape[0]))
         if self.det_head is not None:
-            out['det'] = self.det_head(feats)
+            out['det'] = self.det_head(
+                self._task_feats('det', feats, vit, every, None))
         if self.seg_head is not None:
-            out['seg'] = self.seg_head(feats)
+            out['seg'] = self.seg_head(
+                self._task_feats('seg', feats, vit, every, None))
         if self.language is not None:
-            out['image_tokens'] = self.language.image_tokens(vit.hidden_states)
+            out['image_tokens'] = self._vqa_tokens(vit, every, None)
         return out
 
     def loss(self, inputs: Tensor,
@@ -195,7 +268,8 @@ class LlavaDetSeg(BaseModel):
                 self._weighted(
                     'det',
                     self.det_head.loss(
-                        self._select(feats, idx, n),
+                        self._task_feats('det', feats, vit, idx,
+                                         data_samples),
                         [data_samples[i] for i in idx])))
         idx = self._split(data_samples, 'seg')
         if self.seg_head is not None and idx:
@@ -203,19 +277,29 @@ class LlavaDetSeg(BaseModel):
                 self._weighted(
                     'seg',
                     self.seg_head.loss(
-                        self._select(feats, idx, n),
+                        self._task_feats('seg', feats, vit, idx,
+                                         data_samples),
                         [data_samples[i] for i in idx],
                         self.train_cfg.get('seg'))))
         idx = self._split(data_samples, 'vqa')
         if self.language is not None and idx:
-            hidden = self._select(vit.hidden_states, idx, n)
-            tokens = self.language.image_tokens(hidden)
             convs, owner = [], []
             for row, i in enumerate(idx):
                 for conv in data_samples[i].metainfo.get('conversations', []):
                     convs.append(conv)
                     owner.append(row)
-            if convs:
+            if convs and self.router is not None:
+                hidden = self._select(vit.hidden_states, idx, n)
+                losses.update(
+                    self._weighted(
+                        'vqa',
+                        self.router.vqa_loss(
+                            self.language, hidden,
+                            self._instruction('vqa', idx, data_samples,
+                                              hidden[0]), convs, owner)))
+            elif convs:
+                tokens = self.language.image_tokens(
+                    self._select(vit.hidden_states, idx, n))
                 if self.distiller is not None:
                     vqa = self.distiller.vqa_loss(
                         self, self._select([inputs], idx, n)[0], tokens,
@@ -223,6 +307,7 @@ class LlavaDetSeg(BaseModel):
                 else:
                     vqa = self.language.loss(tokens, convs, owner)
                 losses.update(self._weighted('vqa', vqa))
+        losses.update(self._aux_losses())
         return self._extra_losses(inputs, data_samples, feats, losses)
 
     def _extra_losses(self, inputs: Tensor, data_samples: List[DetDataSample],
@@ -273,13 +358,15 @@ class LlavaDetSeg(BaseModel):
         idx = self._split(data_samples, 'det')
         if self.det_head is not None and idx:
             results = self.det_head.predict(
-                self._select(feats, idx, n), [data_samples[i] for i in idx],
+                self._task_feats('det', feats, vit, idx, data_samples),
+                [data_samples[i] for i in idx],
                 rescale=True)
             for i, res in zip(idx, results):
                 data_samples[i].pred_instances = res
         idx = self._split(data_samples, 'seg')
         if self.seg_head is not None and idx:
-            logits = self.seg_head(self._select(feats, idx, n))
+            logits = self.seg_head(
+                self._task_feats('seg', feats, vit, idx, data_samples))
             for row, i in enumerate(idx):
                 data_samples[i].pred_sem_seg = self._seg_to_original(
                     logits[row:row + 1], data_samples[i])
@@ -290,8 +377,7 @@ class LlavaDetSeg(BaseModel):
 
     def _predict_answers(self, vit: ViTOutputs, idx: List[int],
                          data_samples: List[DetDataSample]) -> None:
-        tokens = self.language.image_tokens(
-            self._select(vit.hidden_states, idx, len(data_samples)))
+        tokens = self._vqa_tokens(vit, idx, data_samples)
         questions, refs, owner = [], [], []
         for row, i in enumerate(idx):
             for conv in data_samples[i].metainfo.get('conversations', []):
