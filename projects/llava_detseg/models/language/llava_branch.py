@@ -10,6 +10,7 @@ from llava_detseg.registry import MODELS
 from ..utils import load_hf_model
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
+from .special_tokens import setup_detseg_tokens
 
 
 @MODELS.register_module()
@@ -35,6 +36,11 @@ class LlavaLanguageBranch(BaseModule):
         freeze_llm (bool): Freeze the language model and ``lm_head``.
         freeze_projector (bool): Freeze the projector.
         torch_dtype (str, optional): dtype to load the weights in.
+        special_tokens (dict, optional): Add the ``<DET>``/``<SEG>``/
+            ``<poly>``/``<loc_i>`` tokens of the text format (keys:
+            ``num_bins``, default 1000), resize the embeddings and give the
+            new rows trainable deltas that train even with ``freeze_llm``
+            (see ``special_tokens.py``). ``None`` (default): no new tokens.
         init_cfg (dict, optional): Init config.
     """
 
@@ -48,6 +54,7 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_llm: bool = False,
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
+                 special_tokens: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import AutoTokenizer, LlavaForConditionalGeneration
@@ -72,6 +79,10 @@ class LlavaLanguageBranch(BaseModule):
             self.llava.lm_head.requires_grad_(False)
         if freeze_projector:
             self.projector.requires_grad_(False)
+        # after freezing: the new tokens' deltas must stay trainable
+        self.detseg_token_ids = setup_detseg_tokens(
+            self.llava, self.tokenizer, **special_tokens) \
+            if special_tokens is not None else []
 
     @property
     def projector(self) -> torch.nn.Module:
