@@ -224,6 +224,17 @@ class DetSegTextCodec:
             scores (np.ndarray, optional): (N,) scores; ``None`` keeps the
                 given order.
         """
+        return self.det_block(
+            self.det_items(bboxes, labels, img_shape, scores))
+
+    def det_items(self,
+                  bboxes: np.ndarray,
+                  labels: np.ndarray,
+                  img_shape: ImgShape,
+                  scores: Optional[np.ndarray] = None) -> List[Tuple[int,
+                                                                     str]]:
+        """``(label, 'class <loc>...')`` per box, in block order (see
+        :meth:`encode_det`); filter them and join with :meth:`det_block`."""
         bboxes = np.asarray(_numpy(bboxes), np.float64).reshape(-1, 4)
         labels = np.asarray(_numpy(labels), np.int64).reshape(-1)
         if len(bboxes) != len(labels):
@@ -244,9 +255,21 @@ class DetSegTextCodec:
                                  f'into the {len(self.classes)} classes')
             x = self.quantize(bboxes[i, [0, 2]], w)
             y = self.quantize(bboxes[i, [1, 3]], h)
-            items.append(f'{self.classes[label]} ' +
-                         self._locs([x[0], y[0], x[1], y[1]]))
-        return DET_OPEN + ITEM_SEP.join(items) + DET_CLOSE
+            items.append((label, f'{self.classes[label]} ' +
+                          self._locs([x[0], y[0], x[1], y[1]])))
+        return items
+
+    @staticmethod
+    def det_block(items: Sequence) -> str:
+        """Join ``det_items`` (or their strings) into a ``<DET>`` block."""
+        return DET_OPEN + ITEM_SEP.join(
+            i if isinstance(i, str) else i[1] for i in items) + DET_CLOSE
+
+    @staticmethod
+    def seg_block(items: Sequence) -> str:
+        """Join ``seg_items`` (or their strings) into a ``<SEG>`` block."""
+        return SEG_OPEN + ITEM_SEP.join(
+            i if isinstance(i, str) else i[1] for i in items) + SEG_CLOSE
 
     def mask_polygons(self, mask: np.ndarray) -> List[np.ndarray]:
         """Simplified outer polygons (pixel-centre xy) of a binary mask,
@@ -287,6 +310,11 @@ class DetSegTextCodec:
         Labels are written in ascending order; within a label its regions
         largest first. Background / ignore labels are not written.
         """
+        return self.seg_block(self.seg_items(sem_seg))
+
+    def seg_items(self, sem_seg: np.ndarray) -> List[Tuple[int, str]]:
+        """``(seg label, 'class <poly>...</poly>')`` per region, in block
+        order (see :meth:`encode_seg`)."""
         sem = np.asarray(_numpy(sem_seg)).squeeze()
         if sem.ndim != 2:
             raise ValueError(f'encode_seg: expected an (h, w) label map, got '
@@ -307,9 +335,9 @@ class DetSegTextCodec:
                     self.quantize(poly[:, 0] + 0.5, w),
                     self.quantize(poly[:, 1] + 0.5, h)
                 ], axis=1)
-                items.append(f'{self.seg_classes[label]} {POLY_OPEN}'
-                             f'{self._locs(xy)}{POLY_CLOSE}')
-        return SEG_OPEN + ITEM_SEP.join(items) + SEG_CLOSE
+                items.append((label, f'{self.seg_classes[label]} {POLY_OPEN}'
+                              f'{self._locs(xy)}{POLY_CLOSE}'))
+        return items
 
     @staticmethod
     def encode_response(answer: str = '', blocks: Sequence[str] = ()) -> str:

@@ -154,8 +154,10 @@ class LlavaLanguageBranch(BaseModule):
 
     @torch.no_grad()
     def predict(self, image_tokens: Tensor, questions: Sequence[str],
-                image_index: Sequence[int]) -> List[str]:
-        """Greedy answers, one per question, in one batched ``generate``."""
+                image_index: Sequence[int],
+                max_new_tokens: Optional[int] = None) -> List[str]:
+        """Greedy answers, one per question, in one batched ``generate``
+        (at most ``max_new_tokens`` tokens, default the constructor's)."""
         if not questions:
             return []
         embeds = [
@@ -166,7 +168,7 @@ class LlavaLanguageBranch(BaseModule):
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
             do_sample=False,
             num_beams=1,
             pad_token_id=self.tokenizer.pad_token_id,
