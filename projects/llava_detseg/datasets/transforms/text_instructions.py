@@ -51,8 +51,9 @@ class GenerateTextInstructions(BaseTransform):
             (default ``('background', *classes)``).
         kinds (Sequence[str]): Instruction kinds to draw from (:data:`KINDS`).
         num_per_image (int, optional): Random instructions per sample;
-            ``None`` (test mode): a fixed set, ``det_all``, ``seg_all`` and
-            one ``det_class`` per class present (first templates).
+            ``None`` (test mode): a fixed set, ``det_all``, ``seg_all``, one
+            ``det_class`` per class present and one ``count`` (first
+            templates), each if in ``kinds``.
         coords (str): ``'img_shape'`` when boxes / maps were resized with the
             image (training pipelines), ``'ori_shape'`` when they were loaded
             after ``Resize`` (test pipelines).
@@ -124,9 +125,12 @@ class GenerateTextInstructions(BaseTransform):
         for kind in ('det_all', 'seg_all'):
             if kind in makers:
                 out.append(self._make(kind, ctx, test=True))
+        present = sorted(set(ctx['labels'].tolist()))
         if 'det_class' in makers:
-            for c in sorted(set(ctx['labels'].tolist())):
+            for c in present:
                 out.append(self._make('det_class', ctx, test=True, cls=c))
+        if 'count' in makers and present:
+            out.append(self._make('count', ctx, test=True, cls=present[0]))
         return out
 
     # ------------------------------------------------------------------

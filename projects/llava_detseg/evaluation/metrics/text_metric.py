@@ -25,7 +25,8 @@ class TextDetSegMetric(BaseMetric):
     * ``parse_failure_rate``: answers with any parse failure or without a
       block their instruction asked for, over all text answers;
     * ``only_class_purity``: ``det_class`` answers ("Detect only the
-      circles.") that hold a ``<DET>`` block with nothing but that class;
+      circles.") that parse cleanly and hold a ``<DET>`` block with nothing
+      but that class;
     * ``count_acc``: ``count`` answers whose number is right;
     * ``det_agreement``: F1 of matching the text boxes of ``det_all`` to the
       head's boxes with score >= ``head_score_thr`` (same class, IoU >=
@@ -115,7 +116,7 @@ class TextDetSegMetric(BaseMetric):
                     seg_res += self._score_seg(sample, parsed, rec)
                 elif kind == 'det_class':
                     rec['det_class'] += 1
-                    rec['pure'] += int(parsed.has_det and set(
+                    rec['pure'] += int(parsed.ok and parsed.has_det and set(
                         parsed.labels.tolist()) <= set(item['det']))
                 elif kind == 'count':
                     rec['count'] += 1
