@@ -64,6 +64,7 @@ def main() -> int:
     from mmengine.runner import Runner
 
     from llava_detseg.datasets import DataError, error_summary
+    from llava_detseg.evaluation import head_vs_text_lines
     from llava_detseg.utils import register_all_modules, setup_launcher
 
     for path, what in ((args.config, 'config'), (args.checkpoint,
@@ -108,7 +109,7 @@ def main() -> int:
         print('\n'.join(['Test metrics:'] + [
             f'  {k}: {v:.4f}' if isinstance(v, float) else f'  {k}: {v}'
             for k, v in metrics.items()
-        ]))
+        ] + head_vs_text_lines(metrics)))
         with open(osp.join(runner.log_dir, 'test_metrics.json'), 'w') as f:
             json.dump(metrics, f, indent=2, default=str)
     return 0

@@ -91,3 +91,12 @@ def test_other_class_breaks_purity(samples):
     m = _run(ds, ss, wrong)
     assert m['text/only_class_purity'] == 0
     assert m['text/parse_failure_rate'] == 0
+
+
+def test_head_vs_text_lines():
+    from llava_detseg.evaluation import head_vs_text_lines
+    assert head_vs_text_lines({'coco/bbox_mAP': 0.4}) == []
+    lines = head_vs_text_lines({'coco/bbox_mAP': 0.4, 'text/bbox_mAP': 0.25,
+                                'text/parse_failure_rate': 0.5})
+    assert lines[1] == '  bbox_mAP: head 0.4000  text 0.2500'
+    assert lines[2] == '  parse_failure_rate: 0.5000'

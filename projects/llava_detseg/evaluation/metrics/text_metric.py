@@ -227,4 +227,27 @@ def _matches(tb: np.ndarray, tl: np.ndarray, hb: np.ndarray, hl: np.ndarray,
     return tp
 
 
-__all__ = ['TextDetSegMetric']
+# (head metric, text metric) pairs that tools/test.py prints side by side
+HEAD_TEXT_PAIRS = (('coco/bbox_mAP', 'text/bbox_mAP'),
+                   ('coco/bbox_mAP_50', 'text/bbox_mAP_50'),
+                   ('seg/mIoU', 'text/mIoU'))
+
+
+def head_vs_text_lines(metrics: dict) -> List[str]:
+    """``head`` beside ``text`` for each metric pair present, plus the
+    text-only numbers; empty when no text metric ran."""
+    if not any(k.startswith('text/') for k in metrics):
+        return []
+    lines = ['Head vs text:']
+    for head, text in HEAD_TEXT_PAIRS:
+        if head in metrics and text in metrics:
+            lines.append(f'  {head.split("/")[1]}: head {metrics[head]:.4f}'
+                         f'  text {metrics[text]:.4f}')
+    for key in ('parse_failure_rate', 'only_class_purity', 'count_acc',
+                'det_agreement', 'seg_agreement'):
+        if f'text/{key}' in metrics:
+            lines.append(f'  {key}: {metrics["text/" + key]:.4f}')
+    return lines
+
+
+__all__ = ['TextDetSegMetric', 'head_vs_text_lines']
