@@ -81,8 +81,11 @@ class DeltaEmbedding(nn.Embedding):
     def forward(self, input_ids: Tensor) -> Tensor:
         out = super().forward(input_ids)
         row = self.delta_row[input_ids]
-        hit = (row >= 0).unsqueeze(-1).to(out.dtype)
-        return out + F.embedding(row.clamp(min=0), self.special_delta) * hit
+        hit = row >= 0
+        # only the new tokens' positions are touched; with no hit the delta
+        # still joins the graph (zero grad), so DDP sees it used every step
+        return out.index_put((hit, ), out[hit] +
+                             self.special_delta[row[hit]].to(out.dtype))
 
 
 class DeltaLinear(nn.Linear):
