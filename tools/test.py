@@ -68,6 +68,7 @@ def main() -> int:
     ensure_package()
 
     from llava_detseg.datasets import DataError, error_summary
+    from llava_detseg.evaluation import head_vs_text_lines
     from llava_detseg.utils import register_all_modules, setup_launcher
     from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
@@ -123,7 +124,7 @@ def main() -> int:
         print('\n'.join(['Test metrics:'] + [
             f'  {k}: {v:.4f}' if isinstance(v, float) else f'  {k}: {v}'
             for k, v in metrics.items()
-        ]))
+        ] + head_vs_text_lines(metrics)))
         with open(osp.join(runner.log_dir, 'test_metrics.json'), 'w') as f:
             json.dump(metrics, f, indent=2, default=str)
     return 0

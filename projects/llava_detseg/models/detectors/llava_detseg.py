@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
 from ..language.llava_branch import first_question
+from ..language.text_tasks import TextTaskIO
 from llava_detseg.tasks import TASKS
 from ..routers import build_router
 from ..utils import build_in_scope
@@ -38,6 +39,10 @@ class LlavaDetSeg(BaseModel):
         train_cfg (dict, optional): ``det`` / ``seg`` entries are passed to
             the heads.
         test_cfg (dict, optional): ``det`` entry is the FCOS test config.
+        text_cfg (dict, optional): Answer the samples' ``text_conversations``
+            with ``<DET>``/``<SEG>`` blocks: ``TextTaskIO`` arguments
+            (``classes``, ``mode='grounded'|'generative'``, ...). ``None``
+            (default): no text answers.
         data_preprocessor (dict, optional): e.g.
             ``MultiTaskDataPreprocessor``.
         adapters (dict, optional): LoRA / Conv-LoRA groups and what trains,
@@ -67,6 +72,7 @@ class LlavaDetSeg(BaseModel):
                  loss_weights: Optional[Dict[str, float]] = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 text_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  adapters: OptConfigType = None,
                  loss_balancer: OptConfigType = None,
@@ -107,6 +113,11 @@ class LlavaDetSeg(BaseModel):
         if router is not None:
             self.router = build_router(router, self.backbone, self.language)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
+        self.text = None
+        if text_cfg is not None:
+            if self.language is None:
+                raise ValueError('text_cfg needs a language branch')
+            self.text = TextTaskIO(**text_cfg)
         if router is not None and distiller is not None:
             # The distiller's teachers read the un-routed features; routing
             # them as well is not built yet.
@@ -307,6 +318,10 @@ class LlavaDetSeg(BaseModel):
                 else:
                     vqa = self.language.loss(tokens, convs, owner)
                 losses.update(self._weighted('vqa', vqa))
+        if self.text is not None:
+            losses.update(
+                self.text.loss(self.language, vit.hidden_states,
+                               data_samples))
         losses.update(self._aux_losses())
         return self._extra_losses(inputs, data_samples, feats, losses)
 
@@ -373,6 +388,8 @@ class LlavaDetSeg(BaseModel):
         idx = self._split(data_samples, 'vqa')
         if self.language is not None and idx:
             self._predict_answers(vit, idx, data_samples)
+        if self.text is not None:  # after the heads: grounded mode reads them
+            self.text.predict(self.language, vit.hidden_states, data_samples)
         return data_samples
 
     def _predict_answers(self, vit: ViTOutputs, idx: List[int],

@@ -12,6 +12,7 @@ from ..utils.checkpointing import enable_checkpointing
 from .projectors import build_projector
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
+from .special_tokens import setup_detseg_tokens
 
 
 @MODELS.register_module()
@@ -47,6 +48,11 @@ class LlavaLanguageBranch(BaseModule):
             :mod:`.projectors` (``linear``, ``mlp2x_gelu``, ``identity``,
             ``moe``, ``adaptive_moe``) replacing the checkpoint's; None keeps
             the checkpoint's ``multi_modal_projector``.
+        special_tokens (dict, optional): Add the ``<DET>``/``<SEG>``/
+            ``<poly>``/``<loc_i>`` tokens of the text format (keys:
+            ``num_bins``, default 1000), resize the embeddings and give the
+            new rows trainable deltas that train even with ``freeze_llm``
+            (see ``special_tokens.py``). ``None`` (default): no new tokens.
         init_cfg (dict, optional): Init config.
     """
 
@@ -63,6 +69,7 @@ class LlavaLanguageBranch(BaseModule):
                  with_cp: bool = False,
                  quantization: Optional[str] = None,
                  projector: Optional[dict] = None,
+                 special_tokens: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -104,6 +111,10 @@ class LlavaLanguageBranch(BaseModule):
             self.llava.lm_head.requires_grad_(False)
         if freeze_projector:
             self.projector.requires_grad_(False)
+        # after freezing: the new tokens' deltas must stay trainable
+        self.detseg_token_ids = setup_detseg_tokens(
+            self.llava, self.tokenizer, **special_tokens) \
+            if special_tokens is not None else []
 
     @property
     def projector(self) -> torch.nn.Module:
@@ -215,8 +226,10 @@ class LlavaLanguageBranch(BaseModule):
 
     @torch.no_grad()
     def predict(self, image_tokens: Tensor, questions: Sequence[str],
-                image_index: Sequence[int]) -> List[str]:
-        """Greedy answers, one per question, in one batched ``generate``."""
+                image_index: Sequence[int],
+                max_new_tokens: Optional[int] = None) -> List[str]:
+        """Greedy answers, one per question, in one batched ``generate``
+        (at most ``max_new_tokens`` tokens, default the constructor's)."""
         if not questions:
             return []
         embeds = [
@@ -227,7 +240,7 @@ class LlavaLanguageBranch(BaseModule):
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
             do_sample=False,
             num_beams=1,
             pad_token_id=self.tokenizer.pad_token_id,
