@@ -38,6 +38,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
+    parser.add_argument(
+        '--reference-checkpoint',
+        help='also report the VQA accuracy change against this reference '
+        '(a checkpoint evaluated with the same config, or the '
+        'test_metrics.json of its test run): the forgetting rate')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -63,6 +68,7 @@ def main() -> int:
     ensure_package()
 
     from llava_detseg.datasets import DataError, error_summary
+    from llava_detseg.evaluation import head_vs_text_lines
     from llava_detseg.utils import register_all_modules, setup_launcher
     from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
@@ -99,9 +105,15 @@ def main() -> int:
     setup_launcher(cfg)
 
     try:
+        reference = None
+        if args.reference_checkpoint is not None:
+            reference = reference_metrics(cfg, args.reference_checkpoint)
         # FlexibleRunner (DeepSpeed / FSDP) when the config asks for it
         runner = build_runner(cfg)
         metrics = runner.test()
+        if reference is not None:
+            from llava_detseg.evaluation.functional import forgetting_rate
+            metrics.update(forgetting_rate(metrics, reference))
     except DataError as e:
         print(f'error: {error_summary(e)}', file=sys.stderr)
         return 1
@@ -112,10 +124,27 @@ def main() -> int:
         print('\n'.join(['Test metrics:'] + [
             f'  {k}: {v:.4f}' if isinstance(v, float) else f'  {k}: {v}'
             for k, v in metrics.items()
-        ]))
+        ] + head_vs_text_lines(metrics)))
         with open(osp.join(runner.log_dir, 'test_metrics.json'), 'w') as f:
             json.dump(metrics, f, indent=2, default=str)
     return 0
+
+
+def reference_metrics(cfg, reference: str) -> dict:
+    """Metrics of the reference: read from a .json, or a test run of the
+    checkpoint with the same config (in its own work dir)."""
+    from mmengine.runner import Runner
+    if not osp.isfile(reference):
+        raise FileNotFoundError(
+            f'--reference-checkpoint {reference} does not exist')
+    if reference.endswith('.json'):
+        with open(reference) as f:
+            return json.load(f)
+    ref_cfg = cfg.copy()
+    ref_cfg.load_from = reference
+    ref_cfg.work_dir = osp.join(cfg.work_dir, 'reference')
+    ref_cfg.experiment_name = 'reference'
+    return Runner.from_cfg(ref_cfg).test()
 
 
 if __name__ == '__main__':

@@ -1,5 +1,9 @@
 from .conversation import SampleConversations
 from .formatting import PackMultiTaskInputs
 from .loading import LoadImageWithCheck
+from .text_instructions import GenerateTextInstructions
 
-__all__ = ['SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck']
+__all__ = [
+    'SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck',
+    'GenerateTextInstructions'
+]

@@ -12,7 +12,9 @@ from torch import Tensor, nn
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
 from ..language.llava_branch import first_question
+from ..language.text_tasks import TextTaskIO
 from llava_detseg.tasks import TASKS
+from ..routers import build_router
 from ..utils import build_in_scope
 
 
@@ -37,8 +39,27 @@ class LlavaDetSeg(BaseModel):
         train_cfg (dict, optional): ``det`` / ``seg`` entries are passed to
             the heads.
         test_cfg (dict, optional): ``det`` entry is the FCOS test config.
+        text_cfg (dict, optional): Answer the samples' ``text_conversations``
+            with ``<DET>``/``<SEG>`` blocks: ``TextTaskIO`` arguments
+            (``classes``, ``mode='grounded'|'generative'``, ...). ``None``
+            (default): no text answers.
         data_preprocessor (dict, optional): e.g.
             ``MultiTaskDataPreprocessor``.
+        adapters (dict, optional): LoRA / Conv-LoRA groups and what trains,
+            the arguments of ``TaskAdapters``; applied after the parts are
+            built (checkpoints without adapters still load). None: no
+            adapters, every weight as the parts set it.
+        loss_balancer (dict, optional): A learnt task weighting applied to
+            the losses, e.g. ``UncertaintyWeighting``. GradNorm and PCGrad
+            are optimiser wrappers instead (``engine/optim_wrappers``).
+        distiller (dict, optional): ``TaskDistiller``: KL toward the
+            adapter-free model (answers) and a det/seg teacher checkpoint.
+        gradient_checkpointing (bool): Recompute the HF models' activations
+            in the backward pass (less memory, ~30 % more compute).
+        router (dict, optional): e.g. ``GatedFeatureRouter``: per-task
+            layer and expert routing between the backbone and the branches
+            (the neck then runs per task on the routed maps). None: every
+            branch reads the backbone as it is.
         init_cfg (dict, optional): Init config.
     """
 
@@ -51,7 +72,13 @@ class LlavaDetSeg(BaseModel):
                  loss_weights: Optional[Dict[str, float]] = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 text_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
+                 adapters: OptConfigType = None,
+                 loss_balancer: OptConfigType = None,
+                 distiller: OptConfigType = None,
+                 gradient_checkpointing: bool = False,
+                 router: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -82,7 +109,37 @@ class LlavaDetSeg(BaseModel):
                     f'{self.language.vision_hidden_size} but the backbone '
                     f'gives {self.backbone.embed_dims}; load both from '
                     'matching checkpoints')
+        self.router = None
+        if router is not None:
+            self.router = build_router(router, self.backbone, self.language)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
+        self.text = None
+        if text_cfg is not None:
+            if self.language is None:
+                raise ValueError('text_cfg needs a language branch')
+            self.text = TextTaskIO(**text_cfg)
+        if router is not None and distiller is not None:
+            # The distiller's teachers read the un-routed features; routing
+            # them as well is not built yet.
+            raise ValueError('model.router and model.distiller cannot be '
+                             'combined yet: drop one of them from the config')
+        self._build_extras(adapters, loss_balancer, distiller,
+                           gradient_checkpointing)
+
+    def _build_extras(self, adapters, loss_balancer, distiller,
+                      gradient_checkpointing) -> None:
+        """Adapters, loss balancing, distillation, memory options."""
+        from ..adapters import TaskAdapters, enable_gradient_checkpointing
+        self.adapters = None
+        if adapters is not None:
+            self.adapters = TaskAdapters(**adapters)
+            self.adapters.apply(self)
+        self.loss_balancer = None if loss_balancer is None else MODELS.build(
+            loss_balancer)
+        self.distiller = None if distiller is None else MODELS.build(
+            distiller)
+        if gradient_checkpointing:
+            enable_gradient_checkpointing(self)
 
     @property
     def tasks(self) -> Tuple[str, ...]:
@@ -94,9 +151,65 @@ class LlavaDetSeg(BaseModel):
     # shared trunk
     # ------------------------------------------------------------------
     def extract_feat(self, inputs: Tensor) -> Tuple[Tuple[Tensor], ViTOutputs]:
-        """Backbone once, then the neck: ``(pyramid, vit_outputs)``."""
+        """Backbone once, then the neck: ``(pyramid, vit_outputs)``.
+
+        With a router the neck runs per task (``_task_feats``) and the
+        pyramid returned here is None.
+        """
         vit = self.backbone(inputs)
+        if self.router is not None:
+            return None, vit
         return self.neck(vit.maps), vit
+
+    def _task_feats(self, task: str, feats: Optional[Tuple[Tensor]],
+                    vit: ViTOutputs, idx: List[int],
+                    samples: Optional[List[DetDataSample]]
+                    ) -> Tuple[Tensor, ...]:
+        """The neck's pyramid for the samples ``idx`` of ``task``."""
+        n = vit.maps[0].shape[0]
+        if self.router is None:
+            return self._select(feats, idx, n)
+        hidden = self._select(vit.hidden_states, idx, n)
+        tokens, _ = self.router(
+            task, hidden, self._instruction(task, idx, samples, hidden[0]))
+        return self.neck(
+            self.router.to_maps(tokens, tuple(vit.maps[0].shape[-2:])))
+
+    def _instruction(self, task: str, idx: List[int],
+                     samples: Optional[List[DetDataSample]],
+                     like: Tensor) -> Optional[Tensor]:
+        """(len(idx), D) instruction embeddings for the router, or None."""
+        if self.language is None or not self.router.instruction_dims:
+            return None
+        if samples is None:
+            texts = [self.router.instructions[task]] * len(idx)
+        else:
+            texts = self.router.instruction_texts(
+                task, [samples[i] for i in idx])
+        return self.router.embed_instructions(self.language, texts,
+                                              like.device)
+
+    def _vqa_tokens(self, vit: ViTOutputs, idx: List[int],
+                    samples: Optional[List[DetDataSample]]) -> Tensor:
+        """(len(idx), N, D) projected image tokens for the language model."""
+        hidden = self._select(vit.hidden_states, idx, vit.maps[0].shape[0])
+        if self.router is None:
+            return self.language.image_tokens(hidden)
+        tokens, weights = self.router(
+            'vqa', hidden, self._instruction('vqa', idx, samples, hidden[0]))
+        return self.language.project(tokens[0], weights)
+
+    def _aux_losses(self) -> Dict[str, Tensor]:
+        """The router's and a routed projector's balance / z-losses."""
+        out = {}
+        if self.router is not None:
+            out.update({f'router.{k}': v
+                        for k, v in self.router.pop_losses().items()})
+        proj = self.language.projector if self.language is not None else None
+        if hasattr(proj, 'pop_losses'):
+            out.update({f'projector.{k}': v
+                        for k, v in proj.pop_losses().items()})
+        return out
 
     @staticmethod
     def _split(samples: Sequence[DetDataSample], task: str) -> List[int]:
@@ -143,12 +256,15 @@ class LlavaDetSeg(BaseModel):
         """Raw outputs of every branch without post-processing."""
         feats, vit = self.extract_feat(inputs)
         out = dict(neck=feats)
+        every = list(range(inputs.shape[0]))
         if self.det_head is not None:
-            out['det'] = self.det_head(feats)
+            out['det'] = self.det_head(
+                self._task_feats('det', feats, vit, every, None))
         if self.seg_head is not None:
-            out['seg'] = self.seg_head(feats)
+            out['seg'] = self.seg_head(
+                self._task_feats('seg', feats, vit, every, None))
         if self.language is not None:
-            out['image_tokens'] = self.language.image_tokens(vit.hidden_states)
+            out['image_tokens'] = self._vqa_tokens(vit, every, None)
         return out
 
     def loss(self, inputs: Tensor,
@@ -163,7 +279,8 @@ class LlavaDetSeg(BaseModel):
                 self._weighted(
                     'det',
                     self.det_head.loss(
-                        self._select(feats, idx, n),
+                        self._task_feats('det', feats, vit, idx,
+                                         data_samples),
                         [data_samples[i] for i in idx])))
         idx = self._split(data_samples, 'seg')
         if self.seg_head is not None and idx:
@@ -171,23 +288,78 @@ class LlavaDetSeg(BaseModel):
                 self._weighted(
                     'seg',
                     self.seg_head.loss(
-                        self._select(feats, idx, n),
+                        self._task_feats('seg', feats, vit, idx,
+                                         data_samples),
                         [data_samples[i] for i in idx],
                         self.train_cfg.get('seg'))))
         idx = self._split(data_samples, 'vqa')
         if self.language is not None and idx:
-            hidden = self._select(vit.hidden_states, idx, n)
-            tokens = self.language.image_tokens(hidden)
             convs, owner = [], []
             for row, i in enumerate(idx):
                 for conv in data_samples[i].metainfo.get('conversations', []):
                     convs.append(conv)
                     owner.append(row)
-            if convs:
+            if convs and self.router is not None:
+                hidden = self._select(vit.hidden_states, idx, n)
                 losses.update(
-                    self._weighted('vqa',
-                                   self.language.loss(tokens, convs, owner)))
+                    self._weighted(
+                        'vqa',
+                        self.router.vqa_loss(
+                            self.language, hidden,
+                            self._instruction('vqa', idx, data_samples,
+                                              hidden[0]), convs, owner)))
+            elif convs:
+                tokens = self.language.image_tokens(
+                    self._select(vit.hidden_states, idx, n))
+                if self.distiller is not None:
+                    vqa = self.distiller.vqa_loss(
+                        self, self._select([inputs], idx, n)[0], tokens,
+                        convs, owner)
+                else:
+                    vqa = self.language.loss(tokens, convs, owner)
+                losses.update(self._weighted('vqa', vqa))
+        if self.text is not None:
+            losses.update(
+                self.text.loss(self.language, vit.hidden_states,
+                               data_samples))
+        losses.update(self._aux_losses())
+        return self._extra_losses(inputs, data_samples, feats, losses)
+
+    def _extra_losses(self, inputs: Tensor, data_samples: List[DetDataSample],
+                      feats: Tuple[Tensor], losses: dict) -> dict:
+        """Dense distillation, adapter L2 and loss balancing, when set."""
+        if self.distiller is not None:
+            dense = self.distiller.dense_loss(
+                self, inputs, feats, self._split(data_samples, 'det'),
+                self._split(data_samples, 'seg'))
+            for key, value in dense.items():
+                losses[key] = value * self.loss_weights[key.split('.')[0]]
+        if self.adapters is not None:
+            l2 = self.adapters.l2_loss(self)
+            if l2 is not None:
+                losses['adapters.loss_l2'] = l2
+        if self.loss_balancer is not None:
+            losses = self.loss_balancer(losses)
         return losses
+
+    def init_weights(self) -> None:
+        """MMEngine's init, then the adapters' own (mmdet / mmseg init_cfg
+        would also re-initialise peft's LoRA convs)."""
+        super().init_weights()
+        if self.adapters is not None:
+            self.adapters.reset_parameters(self)
+
+    def parse_losses(self, losses: Dict[str, Tensor]) -> tuple:
+        """MMEngine's sum, with the per-task totals attached to the loss.
+
+        ``loss.task_losses`` is what GradNorm / PCGrad optimiser wrappers
+        read; a tensor attribute reaches them through ``update_params`` in
+        both the plain and the DDP ``train_step``.
+        """
+        from ..losses import group_task_losses
+        loss, log_vars = super().parse_losses(losses)
+        loss.task_losses = group_task_losses(losses)
+        return loss, log_vars
 
     def predict(self, inputs: Tensor,
                 data_samples: List[DetDataSample]) -> List[DetDataSample]:
@@ -201,25 +373,28 @@ class LlavaDetSeg(BaseModel):
         idx = self._split(data_samples, 'det')
         if self.det_head is not None and idx:
             results = self.det_head.predict(
-                self._select(feats, idx, n), [data_samples[i] for i in idx],
+                self._task_feats('det', feats, vit, idx, data_samples),
+                [data_samples[i] for i in idx],
                 rescale=True)
             for i, res in zip(idx, results):
                 data_samples[i].pred_instances = res
         idx = self._split(data_samples, 'seg')
         if self.seg_head is not None and idx:
-            logits = self.seg_head(self._select(feats, idx, n))
+            logits = self.seg_head(
+                self._task_feats('seg', feats, vit, idx, data_samples))
             for row, i in enumerate(idx):
                 data_samples[i].pred_sem_seg = self._seg_to_original(
                     logits[row:row + 1], data_samples[i])
         idx = self._split(data_samples, 'vqa')
         if self.language is not None and idx:
             self._predict_answers(vit, idx, data_samples)
+        if self.text is not None:  # after the heads: grounded mode reads them
+            self.text.predict(self.language, vit.hidden_states, data_samples)
         return data_samples
 
     def _predict_answers(self, vit: ViTOutputs, idx: List[int],
                          data_samples: List[DetDataSample]) -> None:
-        tokens = self.language.image_tokens(
-            self._select(vit.hidden_states, idx, len(data_samples)))
+        tokens = self._vqa_tokens(vit, idx, data_samples)
         questions, refs, owner = [], [], []
         for row, i in enumerate(idx):
             for conv in data_samples[i].metainfo.get('conversations', []):

@@ -9,8 +9,10 @@ from torch import Tensor
 from llava_detseg.registry import MODELS
 from ..utils import load_hf_model, load_hf_tokenizer
 from ..utils.checkpointing import enable_checkpointing
+from .projectors import build_projector
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
+from .special_tokens import setup_detseg_tokens
 
 
 @MODELS.register_module()
@@ -39,6 +41,18 @@ class LlavaLanguageBranch(BaseModule):
         with_cp (bool): Gradient checkpointing of the language model's
             layers (transformers' own, non-reentrant): the projector's
             gradient passes through the whole LLM even when it is frozen.
+        quantization (str, optional): ``'4bit'`` (QLoRA: NF4) or ``'8bit'``
+            language model through bitsandbytes; needs CUDA, checked before
+            loading. Train it with LoRA adapters (``model.adapters``).
+        projector (dict, optional): A projector of
+            :mod:`.projectors` (``linear``, ``mlp2x_gelu``, ``identity``,
+            ``moe``, ``adaptive_moe``) replacing the checkpoint's; None keeps
+            the checkpoint's ``multi_modal_projector``.
+        special_tokens (dict, optional): Add the ``<DET>``/``<SEG>``/
+            ``<poly>``/``<loc_i>`` tokens of the text format (keys:
+            ``num_bins``, default 1000), resize the embeddings and give the
+            new rows trainable deltas that train even with ``freeze_llm``
+            (see ``special_tokens.py``). ``None`` (default): no new tokens.
         init_cfg (dict, optional): Init config.
     """
 
@@ -53,6 +67,9 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
                  with_cp: bool = False,
+                 quantization: Optional[str] = None,
+                 projector: Optional[dict] = None,
+                 special_tokens: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -60,8 +77,15 @@ class LlavaLanguageBranch(BaseModule):
             raise ValueError('vision_feature_select_strategy must be '
                              '"default" or "full", got '
                              f'"{vision_feature_select_strategy}"')
+        from ..adapters import check_quantization
+        quant = check_quantization(quantization, 'language.quantization')
         self.llava = load_hf_model(
-            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype)
+            LlavaForConditionalGeneration, pretrained, torch_dtype=torch_dtype,
+            **({} if quant is None else dict(quantization_config=quant)))
+        if quant is not None:
+            from peft import prepare_model_for_kbit_training
+            self.llava = prepare_model_for_kbit_training(
+                self.llava, use_gradient_checkpointing=False)
         # The shared backbone replaces it; keeping it would hold a second
         # copy of CLIP in memory and in every checkpoint.
         self.llava.model.vision_tower = None
@@ -69,6 +93,14 @@ class LlavaLanguageBranch(BaseModule):
         self.conv_tokenizer = ConversationTokenizer(
             self.tokenizer, system_prompt=system_prompt, max_length=max_length)
         self.vision_hidden_size = self.llava.config.vision_config.hidden_size
+        self.mm_projector = None
+        if projector is not None:
+            self.mm_projector = build_projector(
+                projector, self.llava.model.multi_modal_projector,
+                self.vision_hidden_size,
+                self.llava.config.text_config.hidden_size)
+            # replaced: an unused copy would stall DDP ("unused parameters")
+            self.llava.model.multi_modal_projector = None
         self.vision_feature_layer = vision_feature_layer
         self.keep_cls = vision_feature_select_strategy == 'full'
         self.max_new_tokens = max_new_tokens
@@ -79,18 +111,35 @@ class LlavaLanguageBranch(BaseModule):
             self.llava.lm_head.requires_grad_(False)
         if freeze_projector:
             self.projector.requires_grad_(False)
+        # after freezing: the new tokens' deltas must stay trainable
+        self.detseg_token_ids = setup_detseg_tokens(
+            self.llava, self.tokenizer, **special_tokens) \
+            if special_tokens is not None else []
 
     @property
     def projector(self) -> torch.nn.Module:
+        if self.mm_projector is not None:
+            return self.mm_projector
         return self.llava.model.multi_modal_projector
 
     def image_tokens(self, hidden_states: Sequence[Tensor]) -> Tensor:
         """Project the chosen ViT layer to (B, N, D) language-model tokens."""
-        feats = hidden_states[self.vision_feature_layer]
+        return self.project(hidden_states[self.vision_feature_layer])
+
+    def project(self, feats: Tensor,
+                layer_weights: Optional[Tensor] = None) -> Tensor:
+        """Project (B, 1 + N, C) ViT tokens to (B, N, D) (CLS kept with the
+        ``full`` strategy); ``layer_weights`` (B, L) reach a projector that
+        takes them (``adaptive_moe``)."""
         if not self.keep_cls:
             feats = feats[:, 1:]
         proj = self.projector
-        return proj(feats.to(proj.linear_1.weight.dtype))
+        dtype = proj.linear_1.weight.dtype if hasattr(proj, 'linear_1') \
+            else feats.dtype
+        feats = feats.to(dtype)
+        if getattr(proj, 'takes_layer_weights', False):
+            return proj(feats, layer_weights)
+        return proj(feats)
 
     def _embed(self, ids: List[int], image: Tensor) -> Tensor:
         """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder."""
@@ -111,13 +160,39 @@ class LlavaLanguageBranch(BaseModule):
 
     def loss(self, image_tokens: Tensor,
              conversations: Sequence[Conversation],
-             image_index: Sequence[int]) -> Dict[str, Tensor]:
+             image_index: Sequence[int],
+             reduction: str = 'mean') -> Dict[str, Tensor]:
         """LM cross-entropy on answer tokens only.
 
         Args:
             image_tokens (Tensor): (B, N, D) projected tokens, one per image.
             conversations (Sequence[Conversation]): One per sequence.
             image_index (Sequence[int]): Image of each conversation.
+            reduction (str): ``'mean'`` over answer tokens, or ``'none'``
+                for each sequence's mean (the layer selector compares them).
+        """
+        if reduction == 'none':
+            logits, target, rows = self.answer_logits(
+                image_tokens, conversations, image_index, return_rows=True)
+            per_token = F.cross_entropy(
+                logits.float(), target, reduction='none')
+            count = torch.bincount(rows, minlength=len(conversations))
+            per_seq = per_token.new_zeros(len(conversations)).index_add(
+                0, rows, per_token) / count.clamp_min(1)
+            return dict(loss_lm=per_seq)
+        logits, target = self.answer_logits(image_tokens, conversations,
+                                            image_index)
+        return dict(loss_lm=F.cross_entropy(logits.float(), target))
+
+    def answer_logits(self, image_tokens: Tensor,
+                      conversations: Sequence[Conversation],
+                      image_index: Sequence[int],
+                      return_rows: bool = False) -> tuple:
+        """``(logits, target)`` at the answer positions only: (T, V), (T,).
+
+        Shared by ``loss`` and by distillation, which compares these logits
+        with a teacher's at the same positions. ``return_rows`` adds each
+        position's sequence index (T,).
         """
         embeds, labels = [], []
         for conv, i in zip(conversations, image_index):
@@ -137,8 +212,9 @@ class LlavaLanguageBranch(BaseModule):
         target = labels_t[:, 1:]
         keep = target != IGNORE_INDEX
         logits = self.llava.lm_head(hidden[:, :-1][keep])
-        loss = F.cross_entropy(logits.float(), target[keep])
-        return dict(loss_lm=loss)
+        if return_rows:
+            return logits, target[keep], keep.nonzero(as_tuple=True)[0]
+        return logits, target[keep]
 
     @staticmethod
     def _splice_labels(ids: List[int], labels: List[int],
@@ -150,8 +226,10 @@ class LlavaLanguageBranch(BaseModule):
 
     @torch.no_grad()
     def predict(self, image_tokens: Tensor, questions: Sequence[str],
-                image_index: Sequence[int]) -> List[str]:
-        """Greedy answers, one per question, in one batched ``generate``."""
+                image_index: Sequence[int],
+                max_new_tokens: Optional[int] = None) -> List[str]:
+        """Greedy answers, one per question, in one batched ``generate``
+        (at most ``max_new_tokens`` tokens, default the constructor's)."""
         if not questions:
             return []
         embeds = [
@@ -162,7 +240,7 @@ class LlavaLanguageBranch(BaseModule):
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
             do_sample=False,
             num_beams=1,
             pad_token_id=self.tokenizer.pad_token_id,

@@ -45,8 +45,14 @@ TINY_TEXT = dict(
     rms_norm_eps=1e-6)
 
 
-def build_tiny_tokenizer(vocab_size: int = 512):
+def build_tiny_tokenizer(vocab_size: int = 512, detseg_tokens: bool = False):
     """Train a byte-level BPE tokenizer offline and wrap it for transformers.
+
+    Args:
+        vocab_size (int): BPE vocabulary size (before added tokens).
+        detseg_tokens (bool): Also add the text format's ``<DET>`` ...
+            ``<loc_999>`` tokens (ids after the BPE vocabulary; the
+            language branch adds them itself when they are missing).
 
     Returns:
         PreTrainedTokenizerFast: ids 0..4 are ``<unk> <s> </s> <pad> <image>``.
@@ -67,7 +73,7 @@ def build_tiny_tokenizer(vocab_size: int = 512):
     # LLaMA prepends BOS; the template then never has to.
     tok.post_processor = processors.TemplateProcessing(
         single='<s> $A', special_tokens=[('<s>', tok.token_to_id('<s>'))])
-    return PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token='<unk>',
         bos_token='<s>',
@@ -75,6 +81,10 @@ def build_tiny_tokenizer(vocab_size: int = 512):
         pad_token='<pad>',
         extra_special_tokens={'image_token': '<image>'},
         padding_side='right')
+    if detseg_tokens:
+        from .special_tokens import add_detseg_tokens
+        add_detseg_tokens(fast)
+    return fast
 
 
 def write_tiny_checkpoints(out_dir: str,

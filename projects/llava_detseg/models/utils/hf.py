@@ -62,7 +62,8 @@ def load_hf_config(cls: Type[nn.Module], pretrained: str):
 
 def load_hf_model(cls: Type[nn.Module],
                   pretrained: str,
-                  torch_dtype: Optional[str] = None) -> nn.Module:
+                  torch_dtype: Optional[str] = None,
+                  **kwargs) -> nn.Module:
     """``cls.from_pretrained(pretrained)`` with a clear error and no re-init.
 
     Inside :func:`llava_detseg.utils.meta_build` the model is created from
@@ -72,6 +73,8 @@ def load_hf_model(cls: Type[nn.Module],
         cls: a transformers model class.
         pretrained (str): Hub id or local folder.
         torch_dtype (str, optional): e.g. ``'bfloat16'``.
+        **kwargs: More ``from_pretrained`` arguments (e.g.
+            ``quantization_config``).
 
     Returns:
         nn.Module: the model, marked ``is_init`` so MMEngine's
@@ -92,7 +95,6 @@ def load_hf_model(cls: Type[nn.Module],
             f'{cls.__name__}: pretrained folder "{pretrained}" does not exist '
             '(the embedded default writes it with '
             'tools/model_converters/make_tiny_llava.py)')
-    kwargs = {}
     if torch_dtype is not None:
         kwargs['dtype'] = _dtype(torch_dtype)
     try:

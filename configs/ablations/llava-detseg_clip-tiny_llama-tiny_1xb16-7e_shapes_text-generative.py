@@ -1,0 +1,5 @@
+# As text-grounded, but the language model writes the blocks from the visual
+# tokens alone (Pix2Seq / Florence-2 style), for comparison.
+_base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py']
+
+model = dict(text_cfg=dict(mode='generative'))

@@ -1,0 +1,76 @@
+# The embedded default answering "Detect all objects.", "Find every {cls}.",
+# "Segment the {cls}.", compound, counting and "where" instructions with
+# <DET>/<SEG> text (docs/text_format.md). Grounded mode: the dense heads'
+# results are serialized into the prompt and the language model filters and
+# copies them; it trains on the annotations serialized the same way.
+_base_ = ['../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py']
+
+classes = ('circle', 'square', 'triangle')
+text_mode = 'grounded'
+context_score_thr = 0.3
+# ignore specks of the predicted semantic map in prompts and answers
+codec = dict(max_boxes=20, max_vertices=16, tolerance=1.0,
+             min_region_area=16)
+
+model = dict(
+    language=dict(special_tokens=dict(num_bins=1000)),
+    text_cfg=dict(
+        classes=classes,
+        mode=text_mode,
+        context_score_thr=context_score_thr,
+        context_max_boxes=10,
+        max_new_tokens=160,
+        loss_weight=1.0,
+        codec=codec))
+
+train_pipeline = [
+    dict(type='LoadImageWithCheck', on_error='raise'),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
+    dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
+    dict(type='mmdet.RandomFlip', prob=0.5),
+    dict(type='SampleConversations', max_num=4),
+    dict(type='GenerateTextInstructions', classes=classes, num_per_image=2,
+         coords='img_shape', codec=codec),
+    dict(type='PackMultiTaskInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageWithCheck'),
+    dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
+    # boxes and maps are still in original coordinates here
+    dict(type='GenerateTextInstructions', classes=classes,
+         num_per_image=None, coords='ori_shape', codec=codec),
+    dict(type='PackMultiTaskInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+data_root = 'data/shapes/'
+val_evaluator = [
+    dict(
+        type='TaskMetric',
+        task='det',
+        metric=dict(
+            type='mmdet.CocoMetric',
+            ann_file=data_root + 'annotations/instances_val.json',
+            metric='bbox',
+            prefix='coco')),
+    dict(
+        type='TaskMetric',
+        task='seg',
+        meta_keys=dict(classes='seg_classes'),
+        metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'],
+                    prefix='seg')),
+    dict(type='TaskMetric', task='vqa', metric=dict(type='VQAMetric')),
+    dict(
+        type='TextDetSegMetric',
+        det_metric=dict(
+            type='mmdet.CocoMetric',
+            ann_file=data_root + 'annotations/instances_val.json',
+            metric='bbox'),
+        seg_metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU']),
+        codec=codec,
+        head_score_thr=context_score_thr),
+]
+test_evaluator = val_evaluator

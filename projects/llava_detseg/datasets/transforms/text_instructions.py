@@ -1,0 +1,216 @@
+"""Instructions whose answers are ``<DET>`` / ``<SEG>`` blocks, from annotations."""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from llava_detseg.registry import TRANSFORMS
+from llava_detseg.structures import DetSegTextCodec
+
+KINDS = ('det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
+         'count', 'where')
+# First template of each kind is the one used in test mode.
+TEMPLATES: Dict[str, Sequence[str]] = dict(
+    det_all=('Detect all objects.', 'Find all objects.'),
+    det_class=('Detect only the {plural}.', 'Find every {cls}.'),
+    seg_all=('Segment all objects.', ),
+    seg_class=('Segment the {cls}.', 'Segment every {cls}.'),
+    compound=('Detect the {plural} and segment the {plural2}.', ),
+    count=('How many {plural} are there?', ),
+    where=('Where is the {ordinal} {cls} from the left?', ),
+)
+ORDINALS = ('first', 'second', 'third', 'fourth', 'fifth')
+
+
+@TRANSFORMS.register_module()
+class GenerateTextInstructions(BaseTransform):
+    """Add instructions answered with text blocks (``text_conversations``).
+
+    From a sample's boxes and semantic map it writes instructions such as
+    "Detect all objects.", "Find every {cls}.", "Segment the {cls}.",
+    "Detect the circles and segment the squares.", "How many circles are
+    there?" and "Where is the second square from the left?", each with
+
+    * ``context``: the annotations serialized as blocks (boxes largest
+      first, standing in for the detector's score order); in grounded mode
+      the model puts it before the question when training and replaces it
+      with its own heads' results when predicting;
+    * ``answer``: ``Answer: {n}`` plus the context's items that the
+      instruction selects, in context order (so in grounded mode the
+      language model learns to filter and copy, in generative mode to
+      write the same blocks from pixels);
+    * ``kind``, ``det`` / ``seg`` (class indices the blocks keep, ``None``
+      when the block is not asked for) and ``gt`` (reference text answer).
+
+    Put it after the geometric transforms (its coordinates are relative to
+    the frame named by ``coords``) and before ``PackMultiTaskInputs``.
+
+    Args:
+        classes (Sequence[str]): Detection class names.
+        seg_classes (Sequence[str], optional): Semantic label names
+            (default ``('background', *classes)``).
+        kinds (Sequence[str]): Instruction kinds to draw from (:data:`KINDS`).
+        num_per_image (int, optional): Random instructions per sample;
+            ``None`` (test mode): a fixed set, ``det_all``, ``seg_all``, one
+            ``det_class`` per class present and one ``count`` (first
+            templates), each if in ``kinds``.
+        coords (str): ``'img_shape'`` when boxes / maps were resized with the
+            image (training pipelines), ``'ori_shape'`` when they were loaded
+            after ``Resize`` (test pipelines).
+        plurals (dict, optional): Plural of each class name (default
+            ``name + 's'``).
+        codec (dict, optional): Other ``DetSegTextCodec`` arguments.
+    """
+
+    def __init__(self,
+                 classes: Sequence[str],
+                 seg_classes: Optional[Sequence[str]] = None,
+                 kinds: Sequence[str] = KINDS,
+                 num_per_image: Optional[int] = 2,
+                 coords: str = 'img_shape',
+                 plurals: Optional[Dict[str, str]] = None,
+                 codec: Optional[dict] = None) -> None:
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f'GenerateTextInstructions: unknown kinds '
+                             f'{sorted(unknown)}; known: {KINDS}')
+        if coords not in ('img_shape', 'ori_shape'):
+            raise ValueError('GenerateTextInstructions: coords must be '
+                             f'"img_shape" or "ori_shape", got {coords!r}')
+        if num_per_image is not None and num_per_image < 1:
+            raise ValueError('GenerateTextInstructions: num_per_image must '
+                             f'be >= 1 or None, got {num_per_image}')
+        self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
+        self.kinds = tuple(kinds)
+        self.num_per_image = num_per_image
+        self.coords = coords
+        self.plurals = {c: (plurals or {}).get(c, c + 's')
+                        for c in self.codec.classes}
+
+    # ------------------------------------------------------------------
+    def transform(self, results: dict) -> dict:
+        shape = results[self.coords][:2]
+        boxes = results.get('gt_bboxes')
+        boxes = np.zeros((0, 4)) if boxes is None else np.asarray(
+            boxes.numpy() if hasattr(boxes, 'numpy') else boxes,
+            np.float64).reshape(-1, 4)
+        labels = np.asarray(
+            results.get('gt_bboxes_labels', np.zeros(0)), np.int64)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        det = self.codec.det_items(boxes, labels, shape, scores=area)
+        sem = results.get('gt_seg_map')
+        seg = self.codec.seg_items(sem) if sem is not None else None
+        order = np.argsort(-area, kind='stable')
+        ctx = dict(det=det, seg=seg, boxes=boxes[order], labels=labels[order])
+        makers = [k for k in self.kinds if self._applicable(k, ctx)]
+        out = []
+        if self.num_per_image is None:
+            out = self._test_set(ctx, makers)
+        elif makers:
+            n = min(self.num_per_image, len(makers))
+            for k in np.random.choice(len(makers), n, replace=False):
+                out.append(self._make(makers[k], ctx, test=False))
+        results['text_conversations'] = [o for o in out if o is not None]
+        return results
+
+    def _applicable(self, kind: str, ctx: dict) -> bool:
+        if kind.startswith('seg') or kind == 'compound':
+            return ctx['seg'] is not None
+        if kind == 'where':
+            return len(ctx['det']) > 0
+        return True
+
+    def _test_set(self, ctx: dict, makers: List[str]) -> List[dict]:
+        out = []
+        for kind in ('det_all', 'seg_all'):
+            if kind in makers:
+                out.append(self._make(kind, ctx, test=True))
+        present = sorted(set(ctx['labels'].tolist()))
+        if 'det_class' in makers:
+            for c in present:
+                out.append(self._make('det_class', ctx, test=True, cls=c))
+        if 'count' in makers and present:
+            out.append(self._make('count', ctx, test=True, cls=present[0]))
+        return out
+
+    # ------------------------------------------------------------------
+    def _pick(self, kind: str, test: bool, **fmt) -> str:
+        options = TEMPLATES[kind]
+        t = options[0] if test else options[np.random.randint(len(options))]
+        return t.format(**fmt)
+
+    def _names(self, c: int) -> dict:
+        name = self.codec.classes[c]
+        return dict(cls=name, plural=self.plurals[name])
+
+    def _seg_label(self, c: int) -> int:
+        return self.codec.seg_classes.index(self.codec.classes[c])
+
+    def _random_class(self, ctx: dict, test: bool) -> int:
+        present = sorted(set(ctx['labels'].tolist()))
+        # mostly present classes, sometimes absent ones (empty answers)
+        if present and (test or np.random.rand() < 0.8):
+            return present[0] if test else int(np.random.choice(present))
+        return int(np.random.randint(len(self.codec.classes)))
+
+    def _make(self, kind: str, ctx: dict, test: bool,
+              cls: Optional[int] = None) -> Optional[dict]:
+        codec = self.codec
+        det_sel = seg_sel = None
+        text = ''
+        if kind in ('det_all', 'seg_all'):
+            question = self._pick(kind, test)
+            if kind == 'det_all':
+                det_sel = list(range(len(codec.classes)))
+            else:
+                seg_sel = [i for i in range(len(codec.seg_classes))
+                           if i != codec.background_index]
+        elif kind in ('det_class', 'count'):
+            c = self._random_class(ctx, test) if cls is None else cls
+            question = self._pick(kind, test, **self._names(c))
+            det_sel = [c]
+        elif kind == 'seg_class':
+            c = self._random_class(ctx, test) if cls is None else cls
+            question = self._pick(kind, test, **self._names(c))
+            seg_sel = [self._seg_label(c)]
+        elif kind == 'compound':
+            a = self._random_class(ctx, test)
+            b = self._random_class(ctx, test)
+            names = self._names(b)
+            question = self._pick(
+                kind, test, plural2=names['plural'], **self._names(a))
+            det_sel, seg_sel = [a], [self._seg_label(b)]
+        else:  # where
+            labels = ctx['labels']
+            c = int(labels[0]) if test else int(np.random.choice(labels))
+            same = np.flatnonzero(labels == c)
+            k = min(len(same), len(ORDINALS))
+            rank = 0 if test else int(np.random.randint(k))
+            centres = ctx['boxes'][same, 0] + ctx['boxes'][same, 2]
+            target = int(same[np.argsort(centres, kind='stable')[rank]])
+            question = self._pick(
+                kind, test, ordinal=ORDINALS[rank], **self._names(c))
+            block = codec.det_block([ctx['det'][target]])
+            return dict(kind=kind, question=question,
+                        answer=codec.encode_response('', [block]),
+                        det=[c], seg=None, context=codec.det_block(ctx['det']),
+                        gt='')
+        blocks, context, count = [], [], None
+        if det_sel is not None:
+            items = [i for i in ctx['det'] if i[0] in det_sel]
+            blocks.append(codec.det_block(items))
+            context.append(codec.det_block(ctx['det']))
+            count = len(items)
+        if seg_sel is not None:
+            items = [i for i in ctx['seg'] if i[0] in seg_sel]
+            blocks.append(codec.seg_block(items))
+            context.append(codec.seg_block(ctx['seg']))
+            count = len(items) if count is None else None
+        text = '' if count is None else str(count)
+        return dict(kind=kind, question=question,
+                    answer=codec.encode_response(text, blocks), det=det_sel,
+                    seg=seg_sel, context=' '.join(context), gt=text)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(kinds={self.kinds}, '
+                f'num_per_image={self.num_per_image}, coords={self.coords!r})')

@@ -1,0 +1,145 @@
+"""Train and run the instructions answered with ``<DET>`` / ``<SEG>`` blocks."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from llava_detseg.structures import DetSegTextCodec
+from .conversation import IMAGE_TOKEN
+
+MODES = ('grounded', 'generative')
+
+
+class TextTaskIO:
+    """How the language branch answers ``text_conversations``.
+
+    The samples' ``text_conversations`` come from
+    ``GenerateTextInstructions``. Two modes, chosen by config:
+
+    * ``'grounded'`` (default): the prompt is ``<image>\\n{context}\\n
+      {question}``. When training, ``context`` is the sample's annotations
+      serialized as blocks; when predicting it is the dense heads' results
+      (boxes with score >= ``context_score_thr``, at most
+      ``context_max_boxes``, and the predicted semantic map), so the
+      language model selects, counts and copies what the heads found.
+    * ``'generative'``: the prompt is ``<image>\\n{question}``; the language
+      model writes the blocks from the visual tokens alone (Pix2Seq /
+      Florence-2 style), trained on the serialized annotations.
+
+    Args:
+        classes (Sequence[str]): Detection class names.
+        seg_classes (Sequence[str], optional): Semantic label names.
+        mode (str): ``'grounded'`` or ``'generative'``.
+        context_score_thr (float): Lowest score of a head box put in the
+            context.
+        context_max_boxes (int): Most head boxes put in the context.
+        max_new_tokens (int): Generation budget of a text answer.
+        loss_weight (float): Weight of the text answers' LM loss.
+        codec (dict, optional): Other ``DetSegTextCodec`` arguments.
+    """
+
+    def __init__(self,
+                 classes: Sequence[str],
+                 seg_classes: Optional[Sequence[str]] = None,
+                 mode: str = 'grounded',
+                 context_score_thr: float = 0.3,
+                 context_max_boxes: int = 20,
+                 max_new_tokens: int = 128,
+                 loss_weight: float = 1.0,
+                 codec: Optional[dict] = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
+                             f'{mode!r}')
+        self.mode = mode
+        self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
+        self.context_score_thr = context_score_thr
+        self.context_max_boxes = context_max_boxes
+        self.max_new_tokens = max_new_tokens
+        self.loss_weight = loss_weight
+
+    # ------------------------------------------------------------------
+    def prompt(self, item: dict, context: str) -> str:
+        """The human turn of an instruction (with its ``<image>``)."""
+        if self.mode == 'grounded' and context:
+            return f'{IMAGE_TOKEN}\n{context}\n{item["question"]}'
+        return f'{IMAGE_TOKEN}\n{item["question"]}'
+
+    def head_context(self, sample, item: dict) -> str:
+        """The dense heads' results for ``sample`` as the blocks ``item``
+        needs, in original-image coordinates."""
+        shape = sample.ori_shape[:2]
+        blocks = []
+        if item.get('det') is not None:
+            pred = sample.get('pred_instances')
+            if pred is None or len(pred) == 0:
+                blocks.append(self.codec.det_block([]))
+            else:
+                keep = pred.scores >= self.context_score_thr
+                pred = pred[keep]
+                codec = self.codec
+                items = codec.det_items(pred.bboxes, pred.labels, shape,
+                                        pred.scores)
+                blocks.append(codec.det_block(items[:self.context_max_boxes]))
+        if item.get('seg') is not None:
+            pred = sample.get('pred_sem_seg')
+            blocks.append(
+                self.codec.seg_block([]) if pred is None else
+                self.codec.encode_seg(pred.data[0]))
+        return ' '.join(blocks)
+
+    @staticmethod
+    def _rows(samples) -> List[int]:
+        return [
+            i for i, s in enumerate(samples)
+            if s.metainfo.get('text_conversations')
+        ]
+
+    @staticmethod
+    def _tokens(language, hidden_states: Sequence[Tensor],
+                rows: List[int]) -> Tensor:
+        index = torch.as_tensor(rows, device=hidden_states[0].device)
+        return language.image_tokens(
+            [h.index_select(0, index) for h in hidden_states])
+
+    # ------------------------------------------------------------------
+    def loss(self, language, hidden_states: Sequence[Tensor],
+             samples) -> Dict[str, Tensor]:
+        """LM loss on the text answers (``text.loss_lm``)."""
+        rows = self._rows(samples)
+        if not rows:
+            return {}
+        convs, owner = [], []
+        for row, i in enumerate(rows):
+            for item in samples[i].metainfo['text_conversations']:
+                prompt = self.prompt(item, item.get('context', ''))
+                convs.append([{'from': 'human', 'value': prompt},
+                              {'from': 'gpt', 'value': item['answer']}])
+                owner.append(row)
+        loss = language.loss(
+            self._tokens(language, hidden_states, rows), convs,
+            owner)['loss_lm']
+        return {'text.loss_lm': loss * self.loss_weight}
+
+    @torch.no_grad()
+    def predict(self, language, hidden_states: Sequence[Tensor],
+                samples) -> None:
+        """Fill ``pred_texts`` (and the ``text_prompts`` used) per sample."""
+        rows = self._rows(samples)
+        if not rows:
+            return
+        prompts, owner = [], []
+        for row, i in enumerate(rows):
+            sample = samples[i]
+            for item in sample.metainfo['text_conversations']:
+                context = self.head_context(sample, item) \
+                    if self.mode == 'grounded' else ''
+                prompts.append(self.prompt(item, context))
+                owner.append(row)
+        texts = language.predict(
+            self._tokens(language, hidden_states, rows), prompts, owner,
+            max_new_tokens=self.max_new_tokens)
+        for row, i in enumerate(rows):
+            samples[i].pred_texts, samples[i].text_prompts = [], []
+        for text, prompt, row in zip(texts, prompts, owner):
+            samples[rows[row]].pred_texts.append(text)
+            samples[rows[row]].text_prompts.append(prompt)

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from mmdet.structures.bbox import HorizontalBoxes
+
+from llava_detseg.datasets.transforms import GenerateTextInstructions
+from llava_detseg.structures import DetSegTextCodec
+
+CLASSES = ('circle', 'square', 'triangle')
+
+
+def _results():
+    sem = np.zeros((100, 200), np.uint8)
+    sem[10:40, 10:40] = 2  # square
+    sem[50:90, 100:190] = 1  # circle (a box, it does not matter)
+    sem[60:80, 20:40] = 2  # second square, left of the circle
+    boxes = np.array([[10, 10, 40, 40], [100, 50, 190, 90], [20, 60, 40, 80.]])
+    return dict(gt_bboxes=HorizontalBoxes(boxes),
+                gt_bboxes_labels=np.array([1, 0, 1]), gt_seg_map=sem,
+                img_shape=(100, 200), ori_shape=(50, 100))
+
+
+def test_test_mode_is_a_fixed_set_with_parsable_answers():
+    t = GenerateTextInstructions(CLASSES, num_per_image=None)
+    items = t(_results())['text_conversations']
+    assert [i['kind'] for i in items] == ['det_all', 'seg_all', 'det_class',
+                                          'det_class', 'count']
+    assert items[4]['question'] == 'How many circles are there?'
+    assert items[4]['answer'].startswith('Answer: 1 <DET>circle')
+    codec = DetSegTextCodec(CLASSES)
+    det_all = codec.decode(items[0]['answer'], (100, 200))
+    assert det_all.ok and len(det_all.bboxes) == 3
+    # context order = largest box first (stands in for the head's scores)
+    assert list(det_all.labels) == [0, 1, 1]
+    assert items[0]['answer'].startswith('Answer: 3 <DET>')
+    seg_all = codec.decode(items[1]['answer'], (100, 200))
+    assert seg_all.ok and len(seg_all.polygons) == 3
+    only = items[3]
+    assert only['question'] == 'Detect only the squares.'
+    parsed = codec.decode(only['answer'], (100, 200))
+    assert set(parsed.labels.tolist()) == {1} and len(parsed.bboxes) == 2
+    # the answer's items are the context's, in context order
+    assert only['answer'].split('<DET>')[1].split('; ')[0] in only['context']
+
+
+def test_random_kinds_where_and_compound():
+    np.random.seed(0)
+    t = GenerateTextInstructions(CLASSES, kinds=('where', 'compound'),
+                                 num_per_image=2)
+    codec = DetSegTextCodec(CLASSES)
+    seen = set()
+    for _ in range(30):
+        for item in t(_results())['text_conversations']:
+            seen.add(item['kind'])
+            parsed = codec.decode(item['answer'], (100, 200))
+            assert parsed.ok
+            if item['kind'] == 'where':
+                assert len(parsed.bboxes) == 1
+                if item['question'] == \
+                        'Where is the second square from the left?':
+                    # squares at x 10..40 and 20..40: the second is the right
+                    assert parsed.bboxes[0, 0] == pytest.approx(20, abs=0.3)
+            else:
+                assert parsed.has_det and parsed.has_seg
+    assert seen == {'where', 'compound'}
+
+
+def test_coords_follow_the_named_frame():
+    t = GenerateTextInstructions(CLASSES, num_per_image=None,
+                                 kinds=('det_all', ), coords='ori_shape')
+    item = t(_results())['text_conversations'][0]
+    # boxes given in a 200-wide frame, encoded relative to ori 100 wide:
+    # clipped to the last bin
+    assert '<loc_999>' in item['answer']
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match='unknown kinds'):
+        GenerateTextInstructions(CLASSES, kinds=('dance', ))
+    with pytest.raises(ValueError, match='coords'):
+        GenerateTextInstructions(CLASSES, coords='pixels')

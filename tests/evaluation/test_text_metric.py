@@ -1,0 +1,102 @@
+import copy
+
+import pytest
+import torch
+from mmengine.structures import InstanceData
+
+from llava_detseg.registry import DATASETS, METRICS
+from llava_detseg.utils import register_all_modules
+
+CLASSES = ('circle', 'square', 'triangle')
+
+
+@pytest.fixture(scope='module')
+def samples(shapes_root):
+    """Val samples with text instructions and their reference answers."""
+    register_all_modules()
+    ds = DATASETS.build(
+        dict(type='ShapesDataset', data_root=shapes_root,
+             ann_file='annotations/instances_val.json',
+             conv_file='annotations/llava_val.json',
+             data_prefix=dict(img='images/val/', seg='semantic/val/'),
+             seg_map_suffix='.png', test_mode=True,
+             pipeline=[
+                 dict(type='LoadImageWithCheck'),
+                 dict(type='mmdet.LoadAnnotations', with_bbox=True,
+                      with_seg=True),
+                 dict(type='GenerateTextInstructions', classes=CLASSES,
+                      num_per_image=None, coords='ori_shape',
+                      kinds=('det_all', 'seg_all', 'det_class', 'count')),
+                 dict(type='PackMultiTaskInputs'),
+             ]))
+    out = []
+    for i in range(len(ds)):
+        s = ds[i]['data_samples']
+        # the "head" predicted the ground truth
+        s.pred_instances = InstanceData(
+            bboxes=s.gt_instances.bboxes.tensor,
+            labels=s.gt_instances.labels,
+            scores=torch.ones(len(s.gt_instances)))
+        s.pred_sem_seg = copy.deepcopy(s.gt_sem_seg)
+        out.append(s)
+    return ds, out
+
+
+def _run(ds, samples, texts_of):
+    metric = METRICS.build(
+        dict(type='TextDetSegMetric',
+             det_metric=dict(type='mmdet.CocoMetric',
+                             ann_file=ds.ann_file, metric='bbox'),
+             seg_metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'])))
+    metric.dataset_meta = ds.metainfo
+    batch = []
+    for s in samples:
+        s = s.clone()
+        s.pred_texts = [texts_of(i) for i in s.text_conversations]
+        batch.append(s.to_dict())
+    metric.process(None, batch)
+    return metric.evaluate(len(batch))
+
+
+def test_reference_answers_score_like_the_ground_truth(samples):
+    ds, ss = samples
+    m = _run(ds, ss, lambda item: item['answer'])
+    assert m['text/parse_failure_rate'] == 0
+    assert m['text/only_class_purity'] == 1
+    assert m['text/count_acc'] == 1
+    assert m['text/bbox_mAP'] > 0.95  # one-bin error only
+    assert m['text/mIoU'] > 90
+    assert m['text/det_agreement'] == 1
+    assert m['text/seg_agreement'] > 0.9
+
+
+def test_garbage_answers_fail_and_score_zero(samples):
+    ds, ss = samples
+    m = _run(ds, ss, lambda item: 'Answer: <DET>dog <loc_1>')
+    assert m['text/parse_failure_rate'] == 1
+    assert m['text/only_class_purity'] == 0
+    assert m['text/bbox_mAP'] == 0
+    assert m['text/det_agreement'] == 0
+
+
+def test_other_class_breaks_purity(samples):
+    ds, ss = samples
+
+    def wrong(item):
+        if item['kind'] != 'det_class':
+            return item['answer']
+        other = CLASSES[(item['det'][0] + 1) % 3]
+        return f'Answer: 1 <DET>{other} <loc_1><loc_1><loc_9><loc_9></DET>'
+
+    m = _run(ds, ss, wrong)
+    assert m['text/only_class_purity'] == 0
+    assert m['text/parse_failure_rate'] == 0
+
+
+def test_head_vs_text_lines():
+    from llava_detseg.evaluation import head_vs_text_lines
+    assert head_vs_text_lines({'coco/bbox_mAP': 0.4}) == []
+    lines = head_vs_text_lines({'coco/bbox_mAP': 0.4, 'text/bbox_mAP': 0.25,
+                                'text/parse_failure_rate': 0.5})
+    assert lines[1] == '  bbox_mAP: head 0.4000  text 0.2500'
+    assert lines[2] == '  parse_failure_rate: 0.5000'

@@ -1,0 +1,69 @@
+"""The text path of LlavaDetSeg: text_cfg, grounded and generative modes."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from llava_detseg.models.language.text_tasks import TextTaskIO
+from llava_detseg.registry import DATASETS, MODELS
+
+CLASSES = ('circle', 'square', 'triangle')
+
+
+def _batch(cfg, split, coords, num):
+    loader = cfg[f'{split}_dataloader']
+    pipeline = copy.deepcopy(loader.dataset.pipeline)
+    pipeline.insert(-1, dict(type='GenerateTextInstructions', classes=CLASSES,
+                             num_per_image=num, coords=coords))
+    ds_cfg = copy.deepcopy(loader.dataset)
+    ds_cfg.pipeline = pipeline
+    dataset = DATASETS.build(ds_cfg)
+    items = [dataset[i] for i in range(2)]
+    return dict(inputs=[i['inputs'] for i in items],
+                data_samples=[i['data_samples'] for i in items])
+
+
+@pytest.mark.parametrize('mode', ['grounded', 'generative'])
+def test_text_loss_and_predict(cfg, mode):
+    init_default_scope('llava_detseg')
+    torch.manual_seed(0)
+    cfg.model.language.special_tokens = dict()
+    cfg.model.text_cfg = dict(classes=CLASSES, mode=mode, max_new_tokens=5,
+                              context_score_thr=0.0, context_max_boxes=3)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    batch = _batch(cfg, 'train', 'img_shape', 2)
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['text.loss_lm'])
+    losses['text.loss_lm'].backward()
+    delta = model.language.llava.lm_head.special_delta
+    assert delta.grad is not None and delta.grad.abs().sum() > 0
+    model.eval()
+    batch = _batch(cfg, 'val', 'ori_shape', None)
+    data = model.data_preprocessor(batch, training=False)
+    out = model(**data, mode='predict')
+    for sample in out:
+        n = len(sample.text_conversations)
+        assert len(sample.pred_texts) == len(sample.text_prompts) == n
+        det_prompt = sample.text_prompts[0]  # det_all
+        assert det_prompt.startswith('<image>\n')
+        assert ('<DET>' in det_prompt) == (mode == 'grounded')
+        if mode == 'grounded':  # the heads' top boxes are the context
+            head = sample.pred_instances
+            n_ctx = det_prompt.count('<loc_') // 4
+            assert n_ctx == min(3, len(head))
+
+
+def test_bad_mode_is_refused():
+    with pytest.raises(ValueError, match='text_cfg.mode'):
+        TextTaskIO(CLASSES, mode='telepathic')
+
+
+def test_text_cfg_needs_a_language_branch(cfg):
+    init_default_scope('llava_detseg')
+    cfg.model.language = None
+    cfg.model.text_cfg = dict(classes=CLASSES)
+    with pytest.raises(ValueError, match='needs a language branch'):
+        MODELS.build(cfg.model)
