@@ -30,9 +30,10 @@ model = dict(
     # The router (issue 4) and the adapters (issue 5) are added here:
     # >>> router / adapters >>>
     # <<< router / adapters <<<
-    backbone=dict(pretrained=clip_path, with_cp=True),
-    language=dict(pretrained=llava_path, with_cp=True,
-                  torch_dtype='bfloat16'))
+    backbone=dict(pretrained=clip_path),
+    language=dict(pretrained=llava_path, torch_dtype='bfloat16'),
+    # transformers' non-reentrant checkpointing in CLIP and the LLM
+    gradient_checkpointing=True)
 
 # ------------------------------------------------------------------- 3. data
 # coco-ade-llava_mixture.py: sources, pipelines, ratios, evaluators.

@@ -38,7 +38,7 @@ def test_twin_has_the_full_structure():
     assert twin.model.det_head.strides == full.model.det_head.strides
     assert twin.model.det_head.num_classes == 80
     assert twin.model.seg_head.num_classes == 150
-    assert twin.model.backbone.with_cp and twin.model.language.with_cp
+    assert twin.model.gradient_checkpointing
     for loader in ('train_dataloader', 'val_dataloader'):
         t, f = twin[loader], full[loader]
         assert t.sampler.type == f.sampler.type

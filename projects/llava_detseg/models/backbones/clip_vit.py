@@ -8,7 +8,6 @@ from torch import Tensor
 
 from llava_detseg.registry import MODELS
 from ..utils import load_hf_model
-from ..utils.checkpointing import enable_checkpointing
 
 
 class ViTOutputs(NamedTuple):
@@ -49,9 +48,6 @@ class CLIPViTBackbone(BaseModule):
             factors on a stride-14 grid could only reach 3.5/7/14/28/56. The
             pretrained weights stay untouched (FlexiViT/EVA-02 reach patch 16
             by resizing the kernel instead).
-        with_cp (bool): Gradient checkpointing of the encoder layers
-            (transformers' own, non-reentrant): recompute activations in the
-            backward pass to save memory when the ViT trains (adapters).
         init_cfg (dict, optional): MMEngine init config; the weights come
             from ``pretrained`` in any case.
     """
@@ -62,7 +58,6 @@ class CLIPViTBackbone(BaseModule):
                  frozen: bool = False,
                  torch_dtype: Optional[str] = None,
                  token_stride: Optional[int] = None,
-                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import CLIPVisionModel
@@ -76,8 +71,6 @@ class CLIPViTBackbone(BaseModule):
         self.out_indices = tuple(
             self._check_index(i) for i in out_indices)
         self.frozen = frozen
-        if with_cp:
-            enable_checkpointing(self.vit)
         # The pooled CLS output is never used; a parameter without gradient
         # would make DDP stop with "unused parameters".
         self.vit.post_layernorm.requires_grad_(False)

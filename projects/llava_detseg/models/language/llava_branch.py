@@ -8,7 +8,6 @@ from torch import Tensor
 
 from llava_detseg.registry import MODELS
 from ..utils import load_hf_model, load_hf_tokenizer
-from ..utils.checkpointing import enable_checkpointing
 from .projectors import build_projector
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
@@ -38,9 +37,6 @@ class LlavaLanguageBranch(BaseModule):
         freeze_llm (bool): Freeze the language model and ``lm_head``.
         freeze_projector (bool): Freeze the projector.
         torch_dtype (str, optional): dtype to load the weights in.
-        with_cp (bool): Gradient checkpointing of the language model's
-            layers (transformers' own, non-reentrant): the projector's
-            gradient passes through the whole LLM even when it is frozen.
         quantization (str, optional): ``'4bit'`` (QLoRA: NF4) or ``'8bit'``
             language model through bitsandbytes; needs CUDA, checked before
             loading. Train it with LoRA adapters (``model.adapters``).
@@ -66,7 +62,6 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_llm: bool = False,
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
-                 with_cp: bool = False,
                  quantization: Optional[str] = None,
                  projector: Optional[dict] = None,
                  special_tokens: Optional[dict] = None,
@@ -104,8 +99,6 @@ class LlavaLanguageBranch(BaseModule):
         self.vision_feature_layer = vision_feature_layer
         self.keep_cls = vision_feature_select_strategy == 'full'
         self.max_new_tokens = max_new_tokens
-        if with_cp:
-            enable_checkpointing(self.llava)
         if freeze_llm:
             self.llava.model.language_model.requires_grad_(False)
             self.llava.lm_head.requires_grad_(False)
