@@ -4,7 +4,8 @@
 # config's layout, a few images). On a CPU:
 #   python tools/model_converters/make_tiny_llava.py
 #   python tools/dataset_converters/make_tiny_samples.py --out-dir data/tiny
-#   tools/dist_train.sh configs/llava-detseg_clip-tiny_llama-tiny_2xb2-2e_coco-ade-llava-tiny.py 2
+#   tools/dist_train.sh \
+#       configs/llava-detseg_clip-tiny_llama-tiny_2xb2-2e_coco-ade-llava-tiny.py 2
 _base_ = ['./llava-detseg_clip-l14-336_vicuna-7b_8xb4-12e_coco-ade-llava.py']
 
 # --------------------------------------------------------------- 1. settings
@@ -16,9 +17,10 @@ train_batch_size = 2
 max_epochs = 2
 
 # ------------------------------------------------------------------ 2. model
-# Tiny CLIP has 4 layers and patch 16: token_stride 32 with pyramid scales 4/2/1/0.5 puts
-# the levels at the full config's strides 8/16/32/64 (+ FPN's 128), so the
-# FCOS strides, regress ranges, class counts and padding stay inherited.
+# Tiny CLIP has 4 layers and patch 16: token_stride 32 with pyramid scales
+# 4/2/1/0.5 puts the levels at the full config's strides 8/16/32/64 (+ FPN's
+# 128), so the FCOS strides, regress ranges, class counts and padding stay
+# inherited.
 model = dict(
     backbone=dict(pretrained=checkpoint_root + 'clip-vit-tiny',
                   out_indices=(1, 2, 3, 4), token_stride=32),
