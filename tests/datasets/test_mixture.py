@@ -30,10 +30,12 @@ def test_metainfo_takes_each_task_keys_from_its_sources():
     assert ds.metainfo['classes'] == ('a', 'b')
     assert ds.metainfo['seg_classes'] == ('x', 'y', 'z')
     assert [ds.get_dataset_source(i) for i in (0, 9, 10, 44)] == [0, 0, 1, 2]
-    with pytest.raises(ValueError, match=r'"classes" of datasets.1 \(_Part\)'):
+    with pytest.raises(ValueError,
+                       match=r'"classes" of datasets.1 \(_Part\)'):
         MultiTaskConcatDataset([_Part(2, ('det', ), classes=('a', )),
                                 _Part(2, ('det', ), classes=('b', ))])
-    with pytest.raises(ValueError, match=r"datasets.0 serves unknown tasks \['ocr'\]"):
+    with pytest.raises(ValueError,
+                       match=r"datasets.0 serves unknown tasks \['ocr'\]"):
         MultiTaskConcatDataset([_Part(2, ('ocr', ))])
 
 
