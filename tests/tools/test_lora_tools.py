@@ -46,10 +46,6 @@ def test_full_size_trainable_share_on_meta_device():
     assert 0 < trainable <= 0.05 * total
     # every trainable parameter is an adapter's
     assert re.search(rf'adapters \(all\)\s+{trainable:,}', proc.stdout)
-    # and a budget below the share fails with status 1
-    proc = run_tool('tools/analysis_tools/count_params.py', FULL_LORA,
-                    '--meta', '--max-trainable-ratio', '0.0001')
-    assert proc.returncode == 1 and 'exceeds' in proc.stderr
 
 
 def _adapted_model_and_files(cfg, tmp_path):

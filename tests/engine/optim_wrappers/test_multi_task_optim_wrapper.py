@@ -12,12 +12,14 @@ from llava_detseg.registry import OPTIM_WRAPPERS
 class TwoTasks(nn.Module):
     """A shared layer and one head per task, like the trunk and branches."""
 
-    def __init__(self):
+    def __init__(self, aligned: bool = False):
         super().__init__()
         torch.manual_seed(0)
         self.shared = nn.Linear(4, 4)
         self.det = nn.Linear(4, 1)
         self.seg = nn.Linear(4, 1)
+        if aligned:  # same head: the task gradients are parallel
+            self.seg.load_state_dict(self.det.state_dict())
 
     def losses(self, x, det_target, seg_target):
         h = self.shared(x)
@@ -34,8 +36,8 @@ def _total(losses):
     return loss
 
 
-def _plain_sum_step(x, t1, t2, lr=0.1):
-    model = TwoTasks()
+def _plain_sum_step(x, t1, t2, lr=0.1, aligned=False):
+    model = TwoTasks(aligned)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     opt.zero_grad()
     sum(model.losses(x, t1, t2).values()).backward()
@@ -43,8 +45,8 @@ def _plain_sum_step(x, t1, t2, lr=0.1):
     return model
 
 
-def _wrapper_step(cls, x, t1, t2, lr=0.1, **kwargs):
-    model = TwoTasks()
+def _wrapper_step(cls, x, t1, t2, lr=0.1, aligned=False, **kwargs):
+    model = TwoTasks(aligned)
     wrapper = cls(optimizer=torch.optim.SGD(model.parameters(), lr=lr),
                   **kwargs)
     wrapper.update_params(_total(model.losses(x, t1, t2)))
@@ -57,16 +59,17 @@ def _same(a, b):
 
 
 def test_pcgrad_without_conflict_is_the_plain_sum():
-    x = torch.randn(8, 4)
-    # the same target for both tasks: gradients on the shared layer agree
-    target = torch.randn(8, 1)
-    model, _ = _wrapper_step(PCGradOptimWrapper, x, target, target)
-    _same(model, _plain_sum_step(x, target, target))
+    g = torch.Generator().manual_seed(0)
+    x, target = torch.randn(8, 4, generator=g), torch.randn(8, 1, generator=g)
+    # same head, same target: seg's gradient is 2x det's, no conflict
+    model, _ = _wrapper_step(PCGradOptimWrapper, x, target, target,
+                             aligned=True)
+    _same(model, _plain_sum_step(x, target, target, aligned=True))
 
 
 def test_pcgrad_removes_the_conflicting_component():
-    x = torch.randn(8, 4)
-    target = torch.randn(8, 1)
+    g = torch.Generator().manual_seed(0)
+    x, target = torch.randn(8, 4, generator=g), torch.randn(8, 1, generator=g)
     model = TwoTasks()
     losses = model.losses(x, target, -10 * target)
     params = list(model.parameters())
@@ -88,8 +91,10 @@ def test_pcgrad_removes_the_conflicting_component():
 
 
 def test_gradnorm_first_step_is_the_plain_sum_then_weights_move():
-    x = torch.randn(8, 4)
-    t1, t2 = torch.randn(8, 1), 5 * torch.randn(8, 1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 4, generator=g)
+    t1, t2 = torch.randn(8, 1, generator=g), 5 * torch.randn(
+        8, 1, generator=g)
     model, wrapper = _wrapper_step(GradNormOptimWrapper, x, t1, t2,
                                    weight_lr=0.05)
     _same(model, _plain_sum_step(x, t1, t2))
@@ -107,11 +112,11 @@ def test_gradnorm_first_step_is_the_plain_sum_then_weights_move():
 
 def test_gradient_accumulation_matches_the_plain_wrapper():
     from mmengine.optim import OptimWrapper
-    x = torch.randn(8, 4)
-    target = torch.randn(8, 1)
+    g = torch.Generator().manual_seed(0)
+    x, target = torch.randn(8, 4, generator=g), torch.randn(8, 1, generator=g)
     models = []
     for cls in (OptimWrapper, PCGradOptimWrapper):
-        model = TwoTasks()
+        model = TwoTasks(aligned=True)  # no conflict: equal sums
         wrapper = cls(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                       accumulative_counts=2)
         wrapper.initialize_count_status(model, 0, 2)
