@@ -211,3 +211,15 @@ def test_adapters_start_as_no_change_after_init_weights(cfg):
     assert any(n.startswith('det_head.') for n in b)
     assert all(not p.any() for p in b.values())
     assert all(p.any() for n, p in params.items() if 'lora_A' in n)
+
+
+def test_new_token_rows_train_under_adapters(cfg):
+    """The text format's token rows learn while the LLM is adapted."""
+    cfg.model.language.special_tokens = dict(num_bins=16)
+    model = build(cfg, lora_cfg())
+    deltas = {n: p for n, p in model.named_parameters()
+              if n.endswith('special_delta')}
+    assert len(deltas) == 2  # input embedding and lm_head rows
+    assert all(p.requires_grad for p in deltas.values())
+    frozen = model.language.llava.lm_head.weight
+    assert not frozen.requires_grad

@@ -175,9 +175,14 @@ class TaskAdapters:
         return names
 
     def set_trainable(self, model: nn.Module) -> None:
-        """Adapters of ``train_adapters`` and ``train_modules`` train."""
+        """Adapters of ``train_adapters`` and ``train_modules`` train, and
+        so do the rows of tokens added for the text format
+        (``special_delta``): a frozen or adapted LLM must still learn them."""
         for name, param in model.named_parameters():
             if not name.startswith(PARTS):
+                continue
+            if name.endswith('special_delta'):
+                param.requires_grad_(True)
                 continue
             group = adapter_group(name)
             if group is not None:
