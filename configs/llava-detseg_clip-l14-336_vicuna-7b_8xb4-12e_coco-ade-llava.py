@@ -12,6 +12,7 @@ _base_ = [
     './_base_/datasets/coco-ade-llava_mixture.py',
     './_base_/schedules/schedule_adamw_cosine.py',
     './_base_/default_runtime.py',
+    './_base_/models/lora_adapters.py',
 ]
 
 # --------------------------------------------------------------- 1. settings
@@ -27,9 +28,32 @@ base_lr = 2e-4
 
 # ------------------------------------------------------------------ 2. model
 model = dict(
-    # The router (issue 4) and the adapters (issue 5) are added here:
-    # >>> router / adapters >>>
-    # <<< router / adapters <<<
+    # Per-task gates over the taps 6/12/18/24 and a shared / per-task /
+    # top-2-of-4 pool of token experts, conditioned on the task and the
+    # instruction (docs/router.md). The language branch keeps LLaVA-1.5's
+    # pretrained mlp2x_gelu projector (LoRA-adapted below).
+    router=dict(
+        type='GatedFeatureRouter',
+        num_levels=4,
+        cond_dims=256,
+        num_experts=4,
+        top_k=2,
+        expert_ratio=0.25,
+        instructions=dict(
+            det='Detect all objects.',
+            seg='Segment the image.',
+            vqa='Describe the image.'),
+        loss_balance=dict(type='LoadBalanceLoss', mode='kl',
+                          loss_weight=1e-2),
+        loss_z=dict(type='RouterZLoss', loss_weight=1e-3)),
+    # LoRA on CLIP q/k/v (shared) and the LLM q/k/v + projector (vqa),
+    # Conv-LoRA on the heads (configs/_base_/models/lora_adapters.py); the
+    # neck and the heads are new at this size and train in full.
+    adapters=dict(
+        groups=_base_.lora_adapters.groups,
+        train_adapters=None,
+        train_modules=('neck', 'det_head', 'seg_head'),
+        l2_weight=0.0),
     backbone=dict(pretrained=clip_path),
     language=dict(pretrained=llava_path, torch_dtype='bfloat16'),
     # transformers' non-reentrant checkpointing in CLIP and the LLM

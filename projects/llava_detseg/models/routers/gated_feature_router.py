@@ -1,7 +1,7 @@
 """Gated feature router: per-task layer gates and shared / task / pooled
 experts between the shared ViT and the det, seg and vqa branches."""
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,11 @@ class RouterStats:
         self.sums: Dict[str, Tensor] = {}
         self.counts: Dict[str, float] = defaultdict(float)
 
-    def add(self, key: str, value: Tensor, count: float) -> None:
+    def add(self, key: str, value: Tensor,
+            count: Union[float, Tensor]) -> None:
+        if value.is_meta:  # a meta_build() shape check: nothing to count
+            return
+        count = float(count)
         value = value.detach().float().cpu()
         self.sums[key] = self.sums[key] + value if key in self.sums \
             else value.clone()
@@ -291,7 +295,7 @@ class GatedFeatureRouter(BaseModule):
             if self.training and torch.is_grad_enabled():
                 self._gates.append(gate)
             self.stats.add(f'expert_usage/{task}', gate.dispatch.sum(0),
-                           gate.dispatch.sum().item())
+                           gate.dispatch.sum())
         return out.view(shape)
 
     def _mix(self, task: str, taps: Tensor, weights: Tensor,
