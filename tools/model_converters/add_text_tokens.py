@@ -5,7 +5,8 @@ A model trained without ``language.special_tokens`` has ``embed_tokens`` and
 with ``special_tokens`` would skip both matrices (size mismatch) and leave
 them random. This writes a copy whose two matrices have the new rows,
 initialised like transformers' ``mean_resizing`` (mean of the old rows plus
-noise of their standard deviation, so the new tokens start distinguishable).
+noise of their standard deviation, so the new tokens start distinguishable),
+with the same noise in the embedding and ``lm_head`` rows of each new token.
 
 Example:
     python tools/model_converters/add_text_tokens.py \
@@ -43,6 +44,7 @@ def main() -> int:
     ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
     sd = ckpt['state_dict']
     gen = torch.Generator().manual_seed(args.seed)
+    noise = None
     for key in KEYS:
         if key not in sd:
             print(f'error: {args.checkpoint} has no {key}', file=sys.stderr)
@@ -50,9 +52,14 @@ def main() -> int:
         w = sd[key]
         if w.shape[0] >= size:
             continue
-        new = w.mean(0, keepdim=True) + w.std(0, keepdim=True) * torch.randn(
-            size - w.shape[0], w.shape[1], generator=gen, dtype=w.dtype)
-        sd[key] = torch.cat([w, new])
+        if noise is None:
+            noise = torch.randn(size - w.shape[0], w.shape[1], generator=gen,
+                                dtype=w.dtype)
+        # the same noise in the input and output rows: the output row of a
+        # new token starts aligned with its input row, so copying a
+        # <loc_i> from the prompt into the answer is easy to learn
+        sd[key] = torch.cat(
+            [w, w.mean(0, keepdim=True) + w.std(0, keepdim=True) * noise])
         print(f'{key}: {tuple(w.shape)} -> {tuple(sd[key].shape)}')
     # the optimizer state belongs to the old shapes: start a new schedule
     for k in ('optimizer', 'param_schedulers', 'message_hub'):
