@@ -223,3 +223,12 @@ def test_new_token_rows_train_under_adapters(cfg):
     assert all(p.requires_grad for p in deltas.values())
     frozen = model.language.llava.lm_head.weight
     assert not frozen.requires_grad
+
+
+def test_groups_of_absent_tasks_are_skipped(cfg):
+    """A task switched off (det-only ablation) takes its adapters with it."""
+    cfg.model.seg_head = None
+    cfg.model.language = None
+    model = build(cfg, lora_cfg())
+    groups = {adapter_group(n) for n, _ in model.named_parameters()}
+    assert groups - {None} == {'shared', 'det'}

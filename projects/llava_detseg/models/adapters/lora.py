@@ -20,6 +20,7 @@ import contextlib
 import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from mmengine.logging import print_log
 from torch import nn
 
 from llava_detseg.tasks import TASKS
@@ -116,6 +117,12 @@ class TaskAdapters:
         taken = set()
         for group, specs in self.groups.items():
             self.layers[group] = []
+            if group in TASKS and group not in getattr(model, 'tasks', TASKS):
+                # a task switched off (e.g. a det-only ablation of a config
+                # with every group): its branch, hence its adapters, is absent
+                print_log(f'adapters: group "{group}" skipped, the model has '
+                          f'no {group} branch', logger='current')
+                continue
             for i, spec in enumerate(specs):
                 where = f'adapters.groups.{group}[{i}]'
                 spec = dict(spec)
