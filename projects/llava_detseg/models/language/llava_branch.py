@@ -1,5 +1,5 @@
 """The LLaVA language branch: projector + LLaMA from a llava-hf folder."""
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -220,9 +220,13 @@ class LlavaLanguageBranch(BaseModule):
     @torch.no_grad()
     def predict(self, image_tokens: Tensor, questions: Sequence[str],
                 image_index: Sequence[int],
-                max_new_tokens: Optional[int] = None) -> List[str]:
+                max_new_tokens: Optional[int] = None,
+                prefix_allowed_tokens_fn: Optional[Callable] = None
+                ) -> List[str]:
         """Greedy answers, one per question, in one batched ``generate``
-        (at most ``max_new_tokens`` tokens, default the constructor's)."""
+        (at most ``max_new_tokens`` tokens, default the constructor's;
+        ``prefix_allowed_tokens_fn`` is ``generate``'s, given the generated
+        ids of each row, see ``constrained_decoding.py``)."""
         if not questions:
             return []
         embeds = [
@@ -236,6 +240,7 @@ class LlavaLanguageBranch(BaseModule):
             max_new_tokens=max_new_tokens or self.max_new_tokens,
             do_sample=False,
             num_beams=1,
+            prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id)
         return [

@@ -5,9 +5,12 @@ import torch
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
+from .constrained_decoding import LEVELS, DetSegConstraint
 from .conversation import IMAGE_TOKEN
 
 MODES = ('grounded', 'generative')
+# the constraint each mode decodes with unless ``constrain`` says otherwise
+DEFAULT_LEVEL = dict(grounded='context', generative='grammar')
 
 
 class TextTaskIO:
@@ -36,6 +39,11 @@ class TextTaskIO:
         max_new_tokens (int): Generation budget of a text answer.
         loss_weight (float): Weight of the text answers' LM loss.
         codec (dict, optional): Other ``DetSegTextCodec`` arguments.
+        constrain (str, optional): Constrained decoding of the blocks
+            (``constrained_decoding.py``): ``'context'`` (items are copied
+            from the context, grounded mode only), ``'grammar'`` (the format
+            only), ``None`` (free greedy decoding) or ``'auto'`` (default:
+            ``'context'`` in grounded mode, ``'grammar'`` in generative).
     """
 
     def __init__(self,
@@ -46,11 +54,23 @@ class TextTaskIO:
                  context_max_boxes: int = 20,
                  max_new_tokens: int = 128,
                  loss_weight: float = 1.0,
-                 codec: Optional[dict] = None) -> None:
+                 codec: Optional[dict] = None,
+                 constrain: Optional[str] = 'auto') -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
                              f'{mode!r}')
+        if constrain == 'auto':
+            constrain = DEFAULT_LEVEL[mode]
+        if constrain is not None and constrain not in LEVELS:
+            raise ValueError(f'text_cfg.constrain must be one of {LEVELS}, '
+                             f'"auto" or None, got {constrain!r}')
+        if constrain == 'context' and mode != 'grounded':
+            raise ValueError('text_cfg.constrain="context" copies items from '
+                             'the grounded context; generative mode has '
+                             'none (use "grammar" or None)')
         self.mode = mode
+        self.constrain = constrain
+        self._constraint: Optional[DetSegConstraint] = None
         self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
         self.context_score_thr = context_score_thr
         self.context_max_boxes = context_max_boxes
@@ -120,6 +140,14 @@ class TextTaskIO:
             owner)['loss_lm']
         return {'text.loss_lm': loss * self.loss_weight}
 
+    def _allowed_fn(self, language, contexts: List[str]):
+        if self.constrain is None:
+            return None
+        if self._constraint is None:
+            self._constraint = DetSegConstraint(language.tokenizer,
+                                                self.codec, self.constrain)
+        return self._constraint.build(contexts, self.max_new_tokens)
+
     @torch.no_grad()
     def predict(self, language, hidden_states: Sequence[Tensor],
                 samples) -> None:
@@ -127,17 +155,19 @@ class TextTaskIO:
         rows = self._rows(samples)
         if not rows:
             return
-        prompts, owner = [], []
+        prompts, contexts, owner = [], [], []
         for row, i in enumerate(rows):
             sample = samples[i]
             for item in sample.metainfo['text_conversations']:
                 context = self.head_context(sample, item) \
                     if self.mode == 'grounded' else ''
                 prompts.append(self.prompt(item, context))
+                contexts.append(context)
                 owner.append(row)
         texts = language.predict(
             self._tokens(language, hidden_states, rows), prompts, owner,
-            max_new_tokens=self.max_new_tokens)
+            max_new_tokens=self.max_new_tokens,
+            prefix_allowed_tokens_fn=self._allowed_fn(language, contexts))
         for row, i in enumerate(rows):
             samples[i].pred_texts, samples[i].text_prompts = [], []
         for text, prompt, row in zip(texts, prompts, owner):

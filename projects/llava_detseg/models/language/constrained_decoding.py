@@ -1,0 +1,351 @@
+"""Constrained decoding of ``<DET>`` / ``<SEG>`` answers.
+
+Greedy decoding of a small or briefly trained language model drifts out of
+the format: a loc token repeated forever, a block never closed, a box with
+three coordinates. :class:`DetSegConstraint` builds the
+``prefix_allowed_tokens_fn`` of ``transformers``' ``generate`` (its
+``PrefixConstrainedLogitsProcessor``) that keeps every answer inside the
+text format of ``docs/text_format.md``; the model still chooses, among the
+allowed tokens, what to write and when to stop.
+
+Two levels (``TextTaskIO(constrain=...)``):
+
+* ``'grammar'``: blocks follow the format: class names from the codec,
+  exactly four locs per box with ``x2 >= x1`` and ``y2 >= y1``, polygons of
+  3 to ``max_vertices`` vertices, at most ``max_boxes`` boxes, every block
+  closed and each block kind written at most once. Locs are free, so the
+  model still places every box itself (generative mode).
+* ``'context'``: as ``'grammar'``, but every item of a block must be one of
+  the items of the same block kind in the prompt's context, each at most
+  once (pointer-style copying, grounded mode). The language model decides
+  which context items answer the instruction, in which order, and when the
+  block ends; it can no longer corrupt a copied coordinate.
+
+Outside the blocks the free text (``Answer: {text}``) is unconstrained,
+except that locs, ``<poly>`` and closing tags cannot appear there. A block
+is only opened while the remaining token budget can still close it, and no
+item is started that the budget cannot finish. At the ``'context'`` level
+the answer cannot end before it has written each block kind of the context
+(the context holds the kinds the instruction asked for).
+"""
+import re
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+from torch import Tensor
+
+from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
+                                                POLY_CLOSE, POLY_OPEN,
+                                                SEG_CLOSE, SEG_OPEN,
+                                                DetSegTextCodec)
+
+LEVELS = ('grammar', 'context')
+_BLOCK_RE = {
+    'det': re.compile(re.escape(DET_OPEN) + '(.*?)' + re.escape(DET_CLOSE),
+                      re.S),
+    'seg': re.compile(re.escape(SEG_OPEN) + '(.*?)' + re.escape(SEG_CLOSE),
+                      re.S),
+}
+
+
+def context_items(context: str) -> Dict[str, List[str]]:
+    """The item texts of the first ``<DET>`` and ``<SEG>`` block of
+    ``context``; a kind without a block is missing from the result."""
+    out = {}
+    for kind, pattern in _BLOCK_RE.items():
+        match = pattern.search(context or '')
+        if match is not None:
+            body = match.group(1)
+            out[kind] = [s for s in body.split(ITEM_SEP) if s] if body else []
+    return out
+
+
+class _FormatVocab:
+    """The format's token ids for one tokenizer, and item tokenization that
+    matches how a whole answer is tokenized (added tokens split the text
+    into pieces that are tokenized on their own, so an item is tokenized
+    behind the token that precedes it in an answer)."""
+
+    def __init__(self, tokenizer, codec: DetSegTextCodec) -> None:
+        self.tokenizer = tokenizer
+        ids = tokenizer.convert_tokens_to_ids
+        self.open = dict(det=ids(DET_OPEN), seg=ids(SEG_OPEN))
+        self.close = dict(det=ids(DET_CLOSE), seg=ids(SEG_CLOSE))
+        self.poly_open, self.poly_close = ids(POLY_OPEN), ids(POLY_CLOSE)
+        self.locs = list(ids([f'<loc_{i}>' for i in range(codec.num_bins)]))
+        self.loc_bin = {t: i for i, t in enumerate(self.locs)}
+        self.eos = tokenizer.eos_token_id
+        pad = tokenizer.pad_token_id
+        self.pad = self.eos if pad is None else pad
+        banned = set(self.locs) | {self.poly_open, self.poly_close,
+                                   *self.close.values()}
+        self.free = [i for i in range(len(tokenizer)) if i not in banned]
+        # anchors: the token an item follows when first / not first
+        self._after_first = dict(det=DET_OPEN, seg=SEG_OPEN)
+        self._after_item = dict(det='<loc_0>', seg=POLY_CLOSE)
+
+    def encode(self, text: str) -> List[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def item(self, kind: str, text: str, first: bool) -> Tuple[int, ...]:
+        """Tokens of item ``text`` right after the open tag (``first``) or
+        after the previous item, separator included."""
+        anchor = self._after_first[kind] if first else \
+            self._after_item[kind] + ITEM_SEP
+        ids = self.encode(anchor + text)
+        return tuple(ids[1:])
+
+    def class_part(self, kind: str, name: str, first: bool) -> Tuple[int, ...]:
+        """Tokens of ``{name} `` before the first loc / ``<poly>``."""
+        body = '<loc_0>' if kind == 'det' else POLY_OPEN
+        return self.item(kind, f'{name} {body}', first)[:-1]
+
+
+class _RowParser:
+    """Follows one generated answer token by token and says which tokens may
+    come next."""
+
+    def __init__(self, owner: 'DetSegConstraint',
+                 items: Optional[Dict[str, List[str]]]) -> None:
+        self.o = owner
+        self.v = owner.vocab
+        self.items = items  # None: grammar level
+        self.fed = 0
+        self.done = False
+        self.kind: Optional[str] = None  # block being written
+        self.written: Set[str] = set()
+        self.buf: List[int] = []  # tokens of the item being written
+        self.first = True
+        self.count = 0
+        self.used: List[int] = []
+        if items is not None:
+            self.cands = {
+                kind: ([owner.item_ids(kind, t, True) for t in texts],
+                       [owner.item_ids(kind, t, False) for t in texts])
+                for kind, texts in items.items()
+            }
+
+    # ---------------------------------------------------------------- feed
+    def feed(self, token: int) -> None:
+        self.fed += 1
+        v = self.v
+        if self.done:
+            return
+        if self.kind is None:
+            if token == v.eos:
+                self.done = True
+            for kind, tag in v.open.items():
+                if token == tag:
+                    self.kind, self.buf, self.first, self.count = \
+                        kind, [], True, 0
+                    self.used = []
+            return
+        if not self.buf and token == v.close[self.kind]:
+            self.written.add(self.kind)
+            self.kind = None
+            return
+        self.buf.append(token)
+        if self._complete():
+            self.buf, self.first = [], False
+            self.count += 1
+
+    def _complete(self) -> bool:
+        if self.items is not None:
+            seqs = self._candidates()
+            buf = tuple(self.buf)
+            for i, seq in seqs:
+                if seq == buf:
+                    self.used.append(i)
+                    return True
+            return False
+        body = self._body()
+        if body is None:
+            return False
+        if self.kind == 'det':
+            return len(body) == 4
+        return len(body) > 1 and body[-1] == self.v.poly_close
+
+    def _candidates(self) -> List[Tuple[int, Tuple[int, ...]]]:
+        first, later = self.cands.get(self.kind, ([], []))
+        seqs = first if self.first else later
+        return [(i, s) for i, s in enumerate(seqs) if i not in self.used]
+
+    def _body(self) -> Optional[List[int]]:
+        """The tokens after the class name, or None while inside it."""
+        for part in self.o.class_parts[(self.kind, self.first)]:
+            if len(self.buf) >= len(part) and tuple(
+                    self.buf[:len(part)]) == part:
+                return self.buf[len(part):]
+        return None
+
+    # ------------------------------------------------------------- allowed
+    def allowed(self, remaining: int) -> List[int]:
+        v = self.v
+        if self.done:
+            return [v.pad]
+        if self.kind is None:
+            openable = self._openable(remaining)
+            if self.items is None:
+                return self.o.outside_ids(openable, True)
+            # context level: the answer holds every block the context offers
+            # (the instruction asked for them); open them while budget lasts
+            due = [k for k in self.items if k not in self.written]
+            if due and remaining <= 2 * len(due) + 1:
+                return [v.open[k] for k in due]
+            return self.o.outside_ids(openable, not due)
+        close = v.close[self.kind]
+        if not self.buf:
+            # item boundary: another item only if the budget can finish it
+            # and close the block
+            room = remaining - 1 - self._min_item()
+            if room < 0 or (self.items is None
+                            and self.count >= self.o.max_items[self.kind]):
+                return [close]
+            return sorted(set(self._next_ids(remaining)) | {close})
+        return self._next_ids(remaining) or [close]
+
+    def _openable(self, remaining: int) -> List[str]:
+        kinds = []
+        for kind in ('det', 'seg'):
+            if kind in self.written or remaining < 2:
+                continue
+            if self.items is not None and kind not in self.items:
+                continue
+            kinds.append(kind)
+        return kinds
+
+    def _min_item(self) -> int:
+        """Tokens of the shortest item that may still be written."""
+        if self.items is not None:
+            seqs = self._candidates()
+            return min((len(s) for _, s in seqs), default=0)
+        if self.kind == 'det':
+            return self.o.shortest_class[(self.kind, self.first)] + 4
+        # <poly>, three vertices, </poly>
+        return self.o.shortest_class[(self.kind, self.first)] + 8
+
+    def _next_ids(self, remaining: int) -> List[int]:
+        n = len(self.buf)
+        if self.items is not None:
+            buf = tuple(self.buf)
+            return sorted({
+                s[n] for _, s in self._candidates()
+                if len(s) > n and s[:n] == buf
+            })
+        body = self._body()
+        if body is None:
+            buf = tuple(self.buf)
+            return sorted({
+                p[n] for p in self.o.class_parts[(self.kind, self.first)]
+                if len(p) > n and p[:n] == buf
+            })
+        v = self.v
+        if self.kind == 'det':
+            if len(body) >= 2:  # x2 >= x1, y2 >= y1
+                low = v.loc_bin[body[len(body) - 2]]
+                return v.locs[low:]
+            return v.locs
+        if not body:
+            return [v.poly_open]
+        coords = len(body) - 1
+        if coords % 2:
+            return v.locs
+        if coords // 2 < 3:
+            return v.locs
+        if coords // 2 >= self.o.max_vertices or remaining <= 3:
+            # full, or only the budget to close the polygon and the block
+            return [v.poly_close]
+        return v.locs + [v.poly_close]
+
+
+class DetSegConstraint:
+    """``prefix_allowed_tokens_fn`` factory for answers in the text format.
+
+    Args:
+        tokenizer: The language branch's tokenizer (with the format tokens).
+        codec (DetSegTextCodec): Class names, bins and limits.
+        level (str): ``'grammar'`` or ``'context'`` (see the module doc).
+    """
+
+    def __init__(self, tokenizer, codec: DetSegTextCodec,
+                 level: str = 'context') -> None:
+        if level not in LEVELS:
+            raise ValueError(f'text_cfg.constrain must be one of {LEVELS} '
+                             f'or None, got {level!r}')
+        self.level = level
+        self.vocab = _FormatVocab(tokenizer, codec)
+        self.max_items = dict(det=codec.max_boxes, seg=10**9)
+        self.max_vertices = codec.max_vertices
+        names = dict(det=codec.classes, seg=[
+            n for i, n in enumerate(codec.seg_classes)
+            if i not in (codec.background_index, codec.ignore_index)
+        ])
+        self.class_parts: Dict[tuple, List[Tuple[int, ...]]] = {}
+        self.shortest_class: Dict[tuple, int] = {}
+        for kind in ('det', 'seg'):
+            for first in (True, False):
+                parts = [self.vocab.class_part(kind, n, first)
+                         for n in names[kind]]
+                self.class_parts[(kind, first)] = parts
+                self.shortest_class[(kind, first)] = min(map(len, parts),
+                                                          default=0)
+        self._item_cache: Dict[tuple, Tuple[int, ...]] = {}
+        self._outside_cache: Dict[tuple, List[int]] = {}
+
+    def item_ids(self, kind: str, text: str, first: bool) -> Tuple[int, ...]:
+        key = (kind, text, first)
+        if key not in self._item_cache:
+            self._item_cache[key] = self.vocab.item(kind, text, first)
+        return self._item_cache[key]
+
+    def outside_ids(self, openable: Sequence[str], can_end: bool
+                    ) -> List[int]:
+        """Free tokens, the open tags of ``openable`` kinds, and the end of
+        the answer if ``can_end``."""
+        key = (tuple(openable), can_end)
+        if key not in self._outside_cache:
+            shut = {self.vocab.open[k] for k in ('det', 'seg')
+                    if k not in openable}
+            if not can_end:
+                shut.add(self.vocab.eos)
+            self._outside_cache[key] = [
+                i for i in self.vocab.free if i not in shut]
+        return self._outside_cache[key]
+
+    def build(self, contexts: Sequence[Optional[str]],
+              max_new_tokens: int) -> Callable[[int, Tensor], List[int]]:
+        """The ``prefix_allowed_tokens_fn`` for one ``generate`` call.
+
+        Args:
+            contexts (Sequence[str | None]): Per row, the grounded context
+                whose items may be copied (``'context'`` level); ignored at
+                the ``'grammar'`` level.
+            max_new_tokens (int): The call's budget, so that blocks close in
+                time.
+        """
+        rows = [
+            _RowParser(self, context_items(c) if self.level == 'context'
+                       else None) for c in contexts
+        ]
+
+        def allowed(batch_id: int, sent: Tensor) -> List[int]:
+            # generate() from inputs_embeds passes the generated ids only
+            parser = rows[batch_id]
+            tokens = sent.tolist()
+            if len(tokens) < parser.fed:  # a new generate() with this fn
+                parser = rows[batch_id] = _RowParser(self, parser.items)
+            for token in tokens[parser.fed:]:
+                parser.feed(token)
+            return parser.allowed(max_new_tokens - len(tokens))
+
+        return allowed
+
+    def check(self, tokens: Sequence[int], context: Optional[str] = None
+              ) -> bool:
+        """Whether ``tokens`` is an answer this constraint allows (tests)."""
+        parser = _RowParser(self, context_items(context)
+                            if self.level == 'context' else None)
+        for token in tokens:
+            if token not in parser.allowed(10**9):
+                return False
+            parser.feed(token)
+        return True

@@ -1,0 +1,231 @@
+"""Constrained decoding keeps answers in the <DET>/<SEG> format."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from llava_detseg.datasets.transforms.text_instructions import \
+    GenerateTextInstructions
+from llava_detseg.models.language.constrained_decoding import (
+    DetSegConstraint, context_items)
+from llava_detseg.models.language.special_tokens import add_detseg_tokens
+from llava_detseg.models.language.text_tasks import TextTaskIO
+from llava_detseg.registry import DATASETS, MODELS
+from llava_detseg.structures import DetSegTextCodec
+
+CLASSES = ('circle', 'square', 'triangle')
+CODEC = dict(max_boxes=20, max_vertices=16, min_region_area=16)
+
+
+@pytest.fixture(scope='module')
+def tokenizer(tiny_ckpt):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_ckpt['llava'])
+    add_detseg_tokens(tok)
+    return tok
+
+
+def _sample(rng: np.random.Generator, h: int = 96, w: int = 128) -> dict:
+    """Random boxes and a semantic map painted from them."""
+    n = int(rng.integers(1, 6))
+    xy = rng.uniform(0, [w - 20, h - 20], size=(n, 2))
+    wh = rng.uniform(8, 20, size=(n, 2))
+    boxes = np.concatenate([xy, xy + wh], 1)
+    labels = rng.integers(0, len(CLASSES), n)
+    sem = np.zeros((h, w), np.uint8)
+    for (x1, y1, x2, y2), c in zip(boxes.astype(int), labels):
+        sem[y1:y2, x1:x2] = c + 1
+    return dict(img_shape=(h, w), ori_shape=(h, w), gt_bboxes=boxes,
+                gt_bboxes_labels=labels, gt_seg_map=sem)
+
+
+def _items(seed: int, n: int = 30) -> list:
+    rng = np.random.default_rng(seed)
+    np.random.seed(seed)
+    make = GenerateTextInstructions(CLASSES, num_per_image=4, codec=CODEC)
+    out = []
+    for _ in range(n):
+        out += make.transform(_sample(rng))['text_conversations']
+    return out
+
+
+def _ids(tokenizer, answer: str) -> list:
+    # as the conversation tokenizer writes a target: ' ' + answer, then </s>
+    ids = tokenizer(' ' + answer, add_special_tokens=False).input_ids
+    return ids + [tokenizer.eos_token_id]
+
+
+@pytest.mark.parametrize('level', ['context', 'grammar'])
+def test_every_training_answer_is_allowed(tokenizer, level):
+    """The constraint never forbids an answer the model is trained on."""
+    constraint = DetSegConstraint(tokenizer, DetSegTextCodec(CLASSES, **CODEC),
+                                  level)
+    items = _items(0)
+    kinds = {i['kind'] for i in items}
+    assert {'det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
+            'count', 'where'} <= kinds
+    for item in items:
+        ids = _ids(tokenizer, item['answer'])
+        assert constraint.check(ids, item['context']), item['answer']
+
+
+def _loc(tokenizer, i: int) -> int:
+    return tokenizer.convert_tokens_to_ids(f'<loc_{i}>')
+
+
+def test_context_level_refuses_what_is_not_copied(tokenizer):
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, 'context')
+    context = codec.det_block(codec.det_items(
+        np.array([[10, 10, 50, 40], [60, 20, 90, 70]]), np.array([0, 1]),
+        (100, 100)))
+    items = context_items(context)['det']
+    assert items == ['circle <loc_100><loc_100><loc_500><loc_400>',
+                     'square <loc_600><loc_200><loc_900><loc_700>']
+    good = f'Answer: <DET>{items[1]}; {items[0]}</DET>'
+    assert constraint.check(_ids(tokenizer, good), context)
+    bad = [
+        # a coordinate changed
+        'Answer: <DET>circle <loc_100><loc_100><loc_501><loc_400></DET>',
+        # the same item twice
+        f'Answer: <DET>{items[0]}; {items[0]}</DET>',
+        # a class the item does not have
+        'Answer: <DET>square <loc_100><loc_100><loc_500><loc_400></DET>',
+        # a block the context does not offer
+        f'Answer: <DET>{items[0]}</DET> <SEG></SEG>',
+        # a loc outside any block
+        'Answer: <loc_3>',
+    ]
+    for text in bad:
+        assert not constraint.check(_ids(tokenizer, text), context), text
+    # the answer cannot end before the block the context offers
+    assert not constraint.check(_ids(tokenizer, 'Answer: 2'), context)
+
+
+def test_grammar_level(tokenizer):
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, 'grammar')
+    ok = ('Answer: 1 <DET>triangle <loc_7><loc_8><loc_7><loc_9></DET> '
+          '<SEG>square <poly><loc_1><loc_1><loc_5><loc_1><loc_5><loc_5>'
+          '</poly></SEG>')
+    assert constraint.check(_ids(tokenizer, ok))
+    for text in [
+            'Answer: <DET>dog <loc_1><loc_1><loc_2><loc_2></DET>',  # class
+            'Answer: <DET>circle <loc_5><loc_1><loc_2><loc_2></DET>',  # x2<x1
+            'Answer: <DET>circle <loc_1><loc_1><loc_2></DET>',  # 3 locs
+            'Answer: <SEG>circle <poly><loc_1><loc_1><loc_5><loc_1>'
+            '</poly></SEG>',  # 2 vertices
+            'Answer: <SEG>circle <poly><loc_1></poly></SEG>',  # odd locs
+            'Answer: <DET></DET> <DET></DET>',  # a block twice
+    ]:
+        assert not constraint.check(_ids(tokenizer, text)), text
+    many = '; '.join(['circle <loc_1><loc_1><loc_2><loc_2>'] * 21)
+    assert not constraint.check(_ids(tokenizer, f'Answer: <DET>{many}</DET>'))
+
+
+def _val_batch(cfg, num: int = 2) -> dict:
+    loader = cfg.val_dataloader
+    pipeline = copy.deepcopy(loader.dataset.pipeline)
+    pipeline.insert(-1, dict(type='GenerateTextInstructions', classes=CLASSES,
+                             num_per_image=None, coords='ori_shape',
+                             codec=CODEC))
+    ds_cfg = copy.deepcopy(loader.dataset)
+    ds_cfg.pipeline = pipeline
+    dataset = DATASETS.build(ds_cfg)
+    items = [dataset[i] for i in range(num)]
+    return dict(inputs=[i['inputs'] for i in items],
+                data_samples=[i['data_samples'] for i in items])
+
+
+@pytest.mark.parametrize('mode,constrain', [('grounded', 'auto'),
+                                            ('generative', 'auto')])
+def test_untrained_model_writes_parsable_answers(cfg, mode, constrain):
+    """Even a random language model answers in the format when constrained:
+    every answer parses without a failure, holds the blocks it was asked for
+    (grounded), and copies only context boxes (grounded)."""
+    init_default_scope('llava_detseg')
+    torch.manual_seed(0)
+    cfg.model.language.special_tokens = dict()
+    cfg.model.text_cfg = dict(classes=CLASSES, mode=mode, max_new_tokens=48,
+                              context_score_thr=0.0, context_max_boxes=3,
+                              codec=CODEC, constrain=constrain)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    # the untrained heads' map may be all one class: give the loc rows
+    # varied logits so that the random model picks varied tokens
+    with torch.no_grad():
+        model.language.llava.lm_head.special_delta.normal_(0, 1.0)
+    data = model.data_preprocessor(_val_batch(cfg), training=False)
+    out = model(**data, mode='predict')
+    codec = model.text.codec
+    answers = 0
+    for sample in out:
+        shape = sample.ori_shape[:2]
+        for item, text, prompt in zip(sample.text_conversations,
+                                      sample.pred_texts, sample.text_prompts):
+            parsed = codec.decode(text, shape)
+            assert parsed.ok, (text, parsed.failures)
+            answers += 1
+            if mode != 'grounded' or item['det'] is None:
+                continue
+            assert parsed.has_det == (item['det'] is not None), text
+            assert parsed.has_seg == (item['seg'] is not None), text
+            ctx = context_items(prompt)
+            for piece in text.split('<DET>')[-1].split('</DET>')[0].split(
+                    '; '):
+                assert not piece or piece in ctx['det'], (piece, prompt)
+    assert answers >= 4
+
+
+def test_unknown_level_is_refused():
+    with pytest.raises(ValueError, match='text_cfg.constrain'):
+        TextTaskIO(CLASSES, constrain='telepathic')
+    with pytest.raises(ValueError, match='generative mode has none'):
+        TextTaskIO(CLASSES, mode='generative', constrain='context')
+
+
+@pytest.mark.parametrize('level', ['context', 'grammar'])
+def test_random_walks_stay_in_the_format(tokenizer, level):
+    """Sample answers token by token from random scores that shun closing
+    tags and the end (the worst case: a model that never wants to stop):
+    each one parses without a failure, fits the budget, and at the context
+    level copies only context items, each at most once."""
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, level)
+    items = [i for i in _items(1, n=12) if i['kind'] != 'where']
+    contexts = [i['context'] for i in items]
+    budget = 96
+    fn = constraint.build(contexts, budget)
+    rng = np.random.default_rng(0)
+    shun = [tokenizer.convert_tokens_to_ids(t)
+            for t in ('</DET>', '</SEG>', '</poly>')] + [tokenizer.eos_token_id]
+    copied = 0
+    for row, context in enumerate(contexts):
+        ids = []
+        while len(ids) < budget:
+            allowed = fn(row, torch.tensor(ids, dtype=torch.long))
+            scores = rng.normal(size=len(allowed))
+            scores[np.isin(allowed, shun)] -= 3.0
+            token = int(allowed[int(np.argmax(scores))])
+            if token == tokenizer.eos_token_id:
+                break
+            ids.append(token)
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        parsed = codec.decode(text, (96, 128))
+        assert parsed.ok, (text, parsed.failures)
+        if level == 'context':
+            ctx = context_items(context)
+            for kind, tag in (('det', 'DET'), ('seg', 'SEG')):
+                assert (f'<{tag}>' in text) == (kind in ctx), (text, context)
+                if kind not in ctx:
+                    continue
+                body = text.split(f'<{tag}>')[1].split(f'</{tag}>')[0]
+                pieces = [p for p in body.split('; ') if p]
+                assert len(set(pieces)) == len(pieces), text
+                assert set(pieces) <= set(ctx[kind]), (pieces, ctx[kind])
+                copied += len(pieces)
+    if level == 'context':
+        assert copied >= 10  # the walks did copy items, not only close
