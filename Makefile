@@ -8,7 +8,7 @@ NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200
 PYTEST_ARGS ?=
 
-.PHONY: install data checkpoints demo train evaluate test clean
+.PHONY: install data checkpoints demo train evaluate text-demo test clean
 
 install:
 	VENV=$(VENV) bash tools/install.sh
@@ -28,6 +28,21 @@ evaluate:
 	    --work-dir $(WORK_DIR) --show-dir vis
 
 demo: train evaluate
+
+# Text answers (<DET>/<SEG> blocks) on top of the demo: grow its checkpoint by
+# the format's tokens, fine-tune with grounded text instructions, evaluate
+# (head metrics beside text-mAP / text-mIoU, parse failures, purity).
+TEXT_MODE  ?= grounded
+TEXT_CONFIG = configs/text/llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-$(TEXT_MODE)-ft.py
+TEXT_DIR   ?= work_dirs/text-$(TEXT_MODE)
+text-demo:
+	test -f $(WORK_DIR)/epoch_7.pth || $(MAKE) demo
+	$(PY) tools/model_converters/add_text_tokens.py $(WORK_DIR)/epoch_7.pth \
+	    data/checkpoints/llava-tiny $(WORK_DIR)/epoch_7_text-tokens.pth
+	$(PY) tools/train.py $(TEXT_CONFIG) --work-dir $(TEXT_DIR) \
+	    --cfg-options load_from=$(WORK_DIR)/epoch_7_text-tokens.pth
+	$(PY) tools/test.py $(TEXT_CONFIG) "$$(cat $(TEXT_DIR)/last_checkpoint)" \
+	    --work-dir $(TEXT_DIR)
 
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -2,4 +2,5 @@
 # tokens alone (Pix2Seq / Florence-2 style), for comparison.
 _base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py']
 
-model = dict(text_cfg=dict(mode='generative'))
+# every token is the model's own here: locs weigh as much as the rest
+model = dict(text_cfg=dict(mode='generative', loc_loss_weight=1.0))

@@ -24,13 +24,15 @@ def _batch(cfg, split, coords, num):
                 data_samples=[i['data_samples'] for i in items])
 
 
-@pytest.mark.parametrize('mode', ['grounded', 'generative'])
-def test_text_loss_and_predict(cfg, mode):
+@pytest.mark.parametrize('mode,loc_weight', [('grounded', 0.1),
+                                             ('generative', 1.0)])
+def test_text_loss_and_predict(cfg, mode, loc_weight):
     init_default_scope('llava_detseg')
     torch.manual_seed(0)
     cfg.model.language.special_tokens = dict()
     cfg.model.text_cfg = dict(classes=CLASSES, mode=mode, max_new_tokens=5,
-                              context_score_thr=0.0, context_max_boxes=3)
+                              context_score_thr=0.0, context_max_boxes=3,
+                              loc_loss_weight=loc_weight)
     model = MODELS.build(cfg.model)
     model.init_weights()
     batch = _batch(cfg, 'train', 'img_shape', 2)
@@ -54,6 +56,32 @@ def test_text_loss_and_predict(cfg, mode):
             head = sample.pred_instances
             n_ctx = det_prompt.count('<loc_') // 4
             assert n_ctx == min(3, len(head))
+
+
+def test_loc_loss_weight_weights_the_loc_tokens(cfg):
+    """Weight 1 equals the plain LM loss; another weight changes it by
+    exactly the weighted mean over loc / other answer tokens."""
+    init_default_scope('llava_detseg')
+    torch.manual_seed(0)
+    cfg.model.language.special_tokens = dict()
+    cfg.model.text_cfg = dict(classes=CLASSES, context_score_thr=0.0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    batch = _batch(cfg, 'train', 'img_shape', 2)
+    data = model.data_preprocessor(batch, training=True)
+    torch.manual_seed(1)
+    plain = model(**data, mode='loss')['text.loss_lm']
+    text = model.text
+    text.loc_loss_weight = 0.25
+    torch.manual_seed(1)
+    weighted = model(**data, mode='loss')['text.loss_lm']
+    assert not torch.isclose(plain, weighted)
+    text.loc_loss_weight = 1.0 - 1e-9  # the weighted path at weight ~1
+    torch.manual_seed(1)
+    same = model(**data, mode='loss')['text.loss_lm']
+    assert torch.isclose(plain, same, rtol=1e-5)
+    with pytest.raises(ValueError, match='loc_loss_weight'):
+        TextTaskIO(CLASSES, loc_loss_weight=-1)
 
 
 def test_bad_mode_is_refused():

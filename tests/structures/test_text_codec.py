@@ -84,8 +84,18 @@ def test_class_names_with_spaces_and_exact_text(codec):
 
 
 def test_bad_class_names_are_refused():
-    with pytest.raises(ValueError, match='cannot be written'):
-        DetSegTextCodec(['a;b'])
+    for bad in (['a;b'], ['<x>'], ['  ']):
+        with pytest.raises(ValueError, match='cannot be written'):
+            DetSegTextCodec(bad)
+
+
+def test_class_names_are_written_with_collapsed_spaces():
+    # ADE20K's meta holds 'bed ' with a trailing space
+    codec = DetSegTextCodec(['wall', 'bed ', ' hair  drier'])
+    assert codec.classes == ('wall', 'bed', 'hair drier')
+    text = codec.encode_det([[0, 0, 5, 5], [1, 1, 4, 4]], [1, 2], (10, 10))
+    assert text.startswith('<DET>bed <loc_0>')
+    assert list(codec.decode(text, (10, 10)).labels) == [1, 2]
 
 
 # ---------------------------------------------------------------- masks

@@ -130,14 +130,34 @@ def rasterize_polygons(polygons: Sequence[Tuple[int, np.ndarray]],
     return out.astype(np.int64)
 
 
+def resolve_class_names(names, what: str = 'classes') -> Tuple[str, ...]:
+    """Class names, or the ``METAINFO['classes']`` of a registered dataset
+    named by a string (``'mmdet.CocoDataset'``, ``'mmseg.ADE20KDataset'``),
+    so that configs need not spell out 80 or 150 names."""
+    if not isinstance(names, str):
+        return tuple(names)
+    from llava_detseg.registry import DATASETS
+    try:
+        dataset = DATASETS.get(names)
+    except KeyError:
+        dataset = None
+    meta = getattr(dataset, 'METAINFO', None) or {}
+    if 'classes' not in meta:
+        raise ValueError(f'{what}={names!r}: give a list of class names or '
+                         'the registry name of a dataset with '
+                         "METAINFO['classes'] (e.g. 'mmdet.CocoDataset')")
+    return tuple(meta['classes'])
+
+
 class DetSegTextCodec:
     """Encode boxes / label maps as ``<DET>`` / ``<SEG>`` text and back.
 
     Args:
-        classes (Sequence[str]): Detection class names (label ``i`` is
-            ``classes[i]``).
-        seg_classes (Sequence[str], optional): Names of the semantic labels;
-            default ``('background', *classes)``.
+        classes (Sequence[str] | str): Detection class names (label ``i`` is
+            ``classes[i]``), or a registered dataset's name (see
+            :func:`resolve_class_names`).
+        seg_classes (Sequence[str] | str, optional): Names of the semantic
+            labels, likewise; default ``('background', *classes)``.
         background_index (int, optional): Semantic label never written
             (default 0; ``None`` writes every label).
         ignore_index (int): Semantic label never written (mmseg's 255).
@@ -160,18 +180,22 @@ class DetSegTextCodec:
                  max_vertices: int = 32,
                  tolerance: float = 1.0,
                  min_region_area: int = 4) -> None:
-        self.classes = tuple(classes)
-        self.seg_classes = tuple(seg_classes) if seg_classes is not None \
-            else ('background', ) + self.classes
+        classes = resolve_class_names(classes, 'classes')
+        if seg_classes is not None:
+            seg_classes = resolve_class_names(seg_classes, 'seg_classes')
+        # Names are written with their whitespace collapsed (ADE20K's meta
+        # has 'bed '); the index of a class does not change.
+        self.classes = tuple(' '.join(str(n).split()) for n in classes)
+        self.seg_classes = tuple(
+            ' '.join(str(n).split()) for n in seg_classes) \
+            if seg_classes is not None else ('background', ) + self.classes
         for what, names in (('classes', self.classes), ('seg_classes',
                                                         self.seg_classes)):
             for name in names:
-                if not name or name != ' '.join(name.split()) or any(
-                        c in name for c in _RESERVED):
+                if not name or any(c in name for c in _RESERVED):
                     raise ValueError(
                         f'DetSegTextCodec: {what} name {name!r} cannot be '
-                        'written: it must be non-empty, without leading, '
-                        'trailing or repeated spaces and without "<", ">" '
+                        'written: it must be non-empty and without "<", ">" '
                         'or ";"')
         if num_bins < 2 or max_boxes < 1 or max_vertices < 3:
             raise ValueError('DetSegTextCodec: need num_bins >= 2, max_boxes '

@@ -20,6 +20,28 @@ TEMPLATES: Dict[str, Sequence[str]] = dict(
     where=('Where is the {ordinal} {cls} from the left?', ),
 )
 ORDINALS = ('first', 'second', 'third', 'fourth', 'fifth')
+# plurals that the suffix rules of ``pluralize`` get wrong (COCO / ADE20K)
+_IRREGULAR = dict(person='people', mouse='mice', sheep='sheep',
+                  skis='skis', scissors='scissors', glasses='glasses',
+                  grass='grass', water='water', sand='sand', snow='snow',
+                  earth='earth', sky='sky', knife='knives', shelf='shelves',
+                  bus='buses', bench='benches', bookcase='bookcases')
+
+
+def pluralize(name: str) -> str:
+    """English plural of a class name, on its last word ("traffic light"
+    -> "traffic lights", "bus" -> "buses", "person" -> "people")."""
+    head, _, last = name.rpartition(' ')
+    low = last.lower()
+    if low in _IRREGULAR:
+        plural = _IRREGULAR[low]
+    elif low.endswith(('s', 'x', 'z', 'ch', 'sh')):
+        plural = last + 'es'
+    elif low.endswith('y') and low[-2:-1] not in tuple('aeiou'):
+        plural = last[:-1] + 'ies'
+    else:
+        plural = last + 's'
+    return f'{head} {plural}' if head else plural
 
 
 @TRANSFORMS.register_module()
@@ -58,7 +80,7 @@ class GenerateTextInstructions(BaseTransform):
             image (training pipelines), ``'ori_shape'`` when they were loaded
             after ``Resize`` (test pipelines).
         plurals (dict, optional): Plural of each class name (default
-            ``name + 's'``).
+            :func:`pluralize`).
         codec (dict, optional): Other ``DetSegTextCodec`` arguments.
     """
 
@@ -84,7 +106,7 @@ class GenerateTextInstructions(BaseTransform):
         self.kinds = tuple(kinds)
         self.num_per_image = num_per_image
         self.coords = coords
-        self.plurals = {c: (plurals or {}).get(c, c + 's')
+        self.plurals = {c: (plurals or {}).get(c, pluralize(c))
                         for c in self.codec.classes}
 
     # ------------------------------------------------------------------
@@ -146,8 +168,13 @@ class GenerateTextInstructions(BaseTransform):
     def _seg_label(self, c: int) -> int:
         return self.codec.seg_classes.index(self.codec.classes[c])
 
-    def _random_class(self, ctx: dict, test: bool) -> int:
+    def _random_class(self, ctx: dict, test: bool, seg: bool = False
+                      ) -> int:
         present = sorted(set(ctx['labels'].tolist()))
+        if seg:  # classes present in the map (seg-only data has no boxes)
+            index = {n: i for i, n in enumerate(self.codec.classes)}
+            names = [self.codec.seg_classes[i] for i, _ in ctx['seg'] or []]
+            present = sorted({index[n] for n in names if n in index})
         # mostly present classes, sometimes absent ones (empty answers)
         if present and (test or np.random.rand() < 0.8):
             return present[0] if test else int(np.random.choice(present))
@@ -170,12 +197,13 @@ class GenerateTextInstructions(BaseTransform):
             question = self._pick(kind, test, **self._names(c))
             det_sel = [c]
         elif kind == 'seg_class':
-            c = self._random_class(ctx, test) if cls is None else cls
+            c = self._random_class(ctx, test, seg=True) if cls is None \
+                else cls
             question = self._pick(kind, test, **self._names(c))
             seg_sel = [self._seg_label(c)]
         elif kind == 'compound':
             a = self._random_class(ctx, test)
-            b = self._random_class(ctx, test)
+            b = self._random_class(ctx, test, seg=True)
             names = self._names(b)
             question = self._pick(
                 kind, test, plural2=names['plural'], **self._names(a))

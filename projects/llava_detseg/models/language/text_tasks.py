@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
@@ -38,6 +39,13 @@ class TextTaskIO:
         context_max_boxes (int): Most head boxes put in the context.
         max_new_tokens (int): Generation budget of a text answer.
         loss_weight (float): Weight of the text answers' LM loss.
+        loc_loss_weight (float): Relative weight of the ``<loc_i>`` answer
+            tokens in that loss (the mean is taken over the weights). In
+            grounded mode with ``constrain='context'`` the copied
+            coordinates are fixed by the context, and the tokens the model
+            must decide (class names, separators, closing tags, counts) are
+            a small share of the answer; weighting the locs down (e.g. 0.1)
+            spends the language model's capacity on those decisions.
         codec (dict, optional): Other ``DetSegTextCodec`` arguments.
         constrain (str, optional): Constrained decoding of the blocks
             (``constrained_decoding.py``): ``'context'`` (items are copied
@@ -54,6 +62,7 @@ class TextTaskIO:
                  context_max_boxes: int = 20,
                  max_new_tokens: int = 128,
                  loss_weight: float = 1.0,
+                 loc_loss_weight: float = 1.0,
                  codec: Optional[dict] = None,
                  constrain: Optional[str] = 'auto') -> None:
         if mode not in MODES:
@@ -71,11 +80,16 @@ class TextTaskIO:
         self.mode = mode
         self.constrain = constrain
         self._constraint: Optional[DetSegConstraint] = None
+        self._loc_ids: Optional[Tensor] = None
         self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
         self.context_score_thr = context_score_thr
         self.context_max_boxes = context_max_boxes
         self.max_new_tokens = max_new_tokens
         self.loss_weight = loss_weight
+        if loc_loss_weight < 0:
+            raise ValueError('text_cfg.loc_loss_weight must be >= 0, got '
+                             f'{loc_loss_weight}')
+        self.loc_loss_weight = loc_loss_weight
 
     # ------------------------------------------------------------------
     def prompt(self, item: dict, context: str) -> str:
@@ -135,10 +149,24 @@ class TextTaskIO:
                 convs.append([{'from': 'human', 'value': prompt},
                               {'from': 'gpt', 'value': item['answer']}])
                 owner.append(row)
-        loss = language.loss(
-            self._tokens(language, hidden_states, rows), convs,
-            owner)['loss_lm']
+        tokens = self._tokens(language, hidden_states, rows)
+        if self.loc_loss_weight == 1.0:
+            loss = language.loss(tokens, convs, owner)['loss_lm']
+            return {'text.loss_lm': loss * self.loss_weight}
+        logits, target = language.answer_logits(tokens, convs, owner)
+        per_token = F.cross_entropy(logits.float(), target, reduction='none')
+        weight = torch.ones_like(per_token)
+        weight[self._is_loc(language, target)] = self.loc_loss_weight
+        loss = (per_token * weight).sum() / weight.sum().clamp_min(1e-6)
         return {'text.loss_lm': loss * self.loss_weight}
+
+    def _is_loc(self, language, target: Tensor) -> Tensor:
+        """Which targets are ``<loc_i>`` tokens."""
+        if self._loc_ids is None or self._loc_ids.device != target.device:
+            ids = language.tokenizer.convert_tokens_to_ids(
+                [f'<loc_{i}>' for i in range(self.codec.num_bins)])
+            self._loc_ids = torch.as_tensor(ids, device=target.device)
+        return torch.isin(target, self._loc_ids)
 
     def _allowed_fn(self, language, contexts: List[str]):
         if self.constrain is None:

@@ -10,7 +10,7 @@ _base_ = [
 ]
 
 load_from = 'work_dirs/demo/epoch_7_text-tokens.pth'
-max_epochs = 4
+max_epochs = 6
 base_lr = 5e-4
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
