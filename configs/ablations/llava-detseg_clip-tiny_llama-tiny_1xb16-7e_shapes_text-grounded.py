@@ -20,7 +20,7 @@ model = dict(
         mode=text_mode,
         context_score_thr=context_score_thr,
         context_max_boxes=20,
-        max_new_tokens=160,
+        max_new_tokens=320,
         loss_weight=1.0,
         # answers are decoded with constrain='context' (the default of the
         # grounded mode): copied coordinates are fixed, the decisions count

@@ -57,15 +57,22 @@ def _ids(tokenizer, answer: str) -> list:
     return ids + [tokenizer.eos_token_id]
 
 
-@pytest.mark.parametrize('level', ['context', 'grammar'])
+@pytest.mark.parametrize('level', ['context', 'context_any', 'grammar'])
 def test_every_training_answer_is_allowed(tokenizer, level):
-    """The constraint never forbids an answer the model is trained on."""
+    """The constraint never forbids an answer the model is trained on
+    (at the 'context' level: those that copy each class in context order,
+    i.e. all but the one-instance 'where' answers)."""
     constraint = DetSegConstraint(tokenizer, DetSegTextCodec(CLASSES, **CODEC),
                                   level)
     items = _items(0)
     kinds = {i['kind'] for i in items}
     assert {'det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
             'count', 'where'} <= kinds
+    if level == 'context':
+        assert any(not constraint.check(_ids(tokenizer, i['answer']),
+                                        i['context'])
+                   for i in items if i['kind'] == 'where')
+        items = [i for i in items if i['kind'] != 'where']
     for item in items:
         ids = _ids(tokenizer, item['answer'])
         assert constraint.check(ids, item['context']), item['answer']
@@ -102,6 +109,26 @@ def test_context_level_refuses_what_is_not_copied(tokenizer):
         assert not constraint.check(_ids(tokenizer, text), context), text
     # the answer cannot end before the block the context offers
     assert not constraint.check(_ids(tokenizer, 'Answer: 2'), context)
+
+
+def test_context_level_copies_each_class_in_order(tokenizer):
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    context = codec.det_block(codec.det_items(
+        np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
+        np.array([0, 1, 0]), (100, 100)))
+    a, b, c = context_items(context)['det']  # circle, square, circle
+    strict = DetSegConstraint(tokenizer, codec, 'context')
+    loose = DetSegConstraint(tokenizer, codec, 'context_any')
+    for text in (f'Answer: <DET>{a}; {c}</DET>',
+                 f'Answer: <DET>{b}; {a}; {c}</DET>',
+                 f'Answer: <DET>{a}; {b}; {c}</DET>'):
+        ids = _ids(tokenizer, text)
+        assert strict.check(ids, context) and loose.check(ids, context)
+    # the second circle before the first: only 'context_any' allows it
+    ids = _ids(tokenizer, f'Answer: <DET>{c}; {a}</DET>')
+    assert not strict.check(ids, context) and loose.check(ids, context)
+    ids = _ids(tokenizer, f'Answer: <DET>{c}</DET>')
+    assert not strict.check(ids, context) and loose.check(ids, context)
 
 
 def test_grammar_level(tokenizer):
@@ -187,7 +214,7 @@ def test_unknown_level_is_refused():
         TextTaskIO(CLASSES, mode='generative', constrain='context')
 
 
-@pytest.mark.parametrize('level', ['context', 'grammar'])
+@pytest.mark.parametrize('level', ['context', 'context_any', 'grammar'])
 def test_random_walks_stay_in_the_format(tokenizer, level):
     """Sample answers token by token from random scores that shun closing
     tags and the end (the worst case: a model that never wants to stop):
@@ -216,7 +243,7 @@ def test_random_walks_stay_in_the_format(tokenizer, level):
         text = tokenizer.decode(ids, skip_special_tokens=True)
         parsed = codec.decode(text, (96, 128))
         assert parsed.ok, (text, parsed.failures)
-        if level == 'context':
+        if level != 'grammar':
             ctx = context_items(context)
             for kind, tag in (('det', 'DET'), ('seg', 'SEG')):
                 assert (f'<{tag}>' in text) == (kind in ctx), (text, context)
@@ -227,5 +254,5 @@ def test_random_walks_stay_in_the_format(tokenizer, level):
                 assert len(set(pieces)) == len(pieces), text
                 assert set(pieces) <= set(ctx[kind]), (pieces, ctx[kind])
                 copied += len(pieces)
-    if level == 'context':
+    if level != 'grammar':
         assert copied >= 10  # the walks did copy items, not only close

@@ -15,11 +15,17 @@ Two levels (``TextTaskIO(constrain=...)``):
   3 to ``max_vertices`` vertices, at most ``max_boxes`` boxes, every block
   closed and each block kind written at most once. Locs are free, so the
   model still places every box itself (generative mode).
-* ``'context'``: as ``'grammar'``, but every item of a block must be one of
-  the items of the same block kind in the prompt's context, each at most
-  once (pointer-style copying, grounded mode). The language model decides
-  which context items answer the instruction, in which order, and when the
-  block ends; it can no longer corrupt a copied coordinate.
+* ``'context'``: as ``'grammar'``, but every item of a block is copied from
+  the same block kind in the prompt's context, and the items of one class
+  are copied in context order (score order for the heads' boxes) without
+  skipping: writing a class name selects that class's next context item
+  (pointer-style copying, grounded mode). The language model decides which
+  classes answer the instruction, in which order, and when the block ends;
+  it can no longer corrupt a copied coordinate or drop a box in the middle
+  of its class. COCO-style AP ranks per class, so this order loses nothing.
+* ``'context_any'``: any context item, each at most once, in any order (for
+  instructions that pick one instance, "the second square from the left";
+  the model then chooses the instance through its loc tokens).
 
 Outside the blocks the free text (``Answer: {text}``) is unconstrained,
 except that locs, ``<poly>`` and closing tags cannot appear there. A block
@@ -38,7 +44,8 @@ from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
                                                 SEG_CLOSE, SEG_OPEN,
                                                 DetSegTextCodec)
 
-LEVELS = ('grammar', 'context')
+LEVELS = ('grammar', 'context', 'context_any')
+CONTEXT_LEVELS = ('context', 'context_any')
 _BLOCK_RE = {
     'det': re.compile(re.escape(DET_OPEN) + '(.*?)' + re.escape(DET_CLOSE),
                       re.S),
@@ -118,6 +125,11 @@ class _RowParser:
         self.count = 0
         self.used: List[int] = []
         if items is not None:
+            # the class of each context item: the text before its locs
+            self.names = {
+                kind: [t.split('<', 1)[0].strip() for t in texts]
+                for kind, texts in items.items()
+            }
             self.cands = {
                 kind: ([owner.item_ids(kind, t, True) for t in texts],
                        [owner.item_ids(kind, t, False) for t in texts])
@@ -165,9 +177,21 @@ class _RowParser:
         return len(body) > 1 and body[-1] == self.v.poly_close
 
     def _candidates(self) -> List[Tuple[int, Tuple[int, ...]]]:
+        """Items that may be written next: the unused ones, and at the
+        ``'context'`` level only the first unused one of each class."""
         first, later = self.cands.get(self.kind, ([], []))
         seqs = first if self.first else later
-        return [(i, s) for i, s in enumerate(seqs) if i not in self.used]
+        out, classes = [], set()
+        per_class = self.o.level == 'context'
+        for i, s in enumerate(seqs):
+            if i in self.used:
+                continue
+            name = self.names[self.kind][i]
+            if per_class and name in classes:
+                continue
+            classes.add(name)
+            out.append((i, s))
+        return out
 
     def _body(self) -> Optional[List[int]]:
         """The tokens after the class name, or None while inside it."""
@@ -226,10 +250,11 @@ class _RowParser:
     def _next_ids(self, remaining: int) -> List[int]:
         n = len(self.buf)
         if self.items is not None:
+            # only items that fit the budget with the closing tag after them
             buf = tuple(self.buf)
             return sorted({
                 s[n] for _, s in self._candidates()
-                if len(s) > n and s[:n] == buf
+                if len(s) > n and s[:n] == buf and len(s) - n < remaining
             })
         body = self._body()
         if body is None:
@@ -263,7 +288,8 @@ class DetSegConstraint:
     Args:
         tokenizer: The language branch's tokenizer (with the format tokens).
         codec (DetSegTextCodec): Class names, bins and limits.
-        level (str): ``'grammar'`` or ``'context'`` (see the module doc).
+        level (str): ``'grammar'``, ``'context'`` or ``'context_any'`` (see
+            the module doc).
     """
 
     def __init__(self, tokenizer, codec: DetSegTextCodec,
@@ -323,8 +349,9 @@ class DetSegConstraint:
                 time.
         """
         rows = [
-            _RowParser(self, context_items(c) if self.level == 'context'
-                       else None) for c in contexts
+            _RowParser(self, context_items(c)
+                       if self.level in CONTEXT_LEVELS else None)
+            for c in contexts
         ]
 
         def allowed(batch_id: int, sent: Tensor) -> List[int]:
@@ -343,7 +370,7 @@ class DetSegConstraint:
               ) -> bool:
         """Whether ``tokens`` is an answer this constraint allows (tests)."""
         parser = _RowParser(self, context_items(context)
-                            if self.level == 'context' else None)
+                            if self.level in CONTEXT_LEVELS else None)
         for token in tokens:
             if token not in parser.allowed(10**9):
                 return False

@@ -49,8 +49,9 @@ class TextTaskIO:
         codec (dict, optional): Other ``DetSegTextCodec`` arguments.
         constrain (str, optional): Constrained decoding of the blocks
             (``constrained_decoding.py``): ``'context'`` (items are copied
-            from the context, grounded mode only), ``'grammar'`` (the format
-            only), ``None`` (free greedy decoding) or ``'auto'`` (default:
+            from the context, each class in context order; grounded mode
+            only), ``'context_any'`` (any context item), ``'grammar'`` (the
+            format only), ``None`` (free greedy decoding) or ``'auto'`` (default:
             ``'context'`` in grounded mode, ``'grammar'`` in generative).
     """
 
@@ -73,10 +74,11 @@ class TextTaskIO:
         if constrain is not None and constrain not in LEVELS:
             raise ValueError(f'text_cfg.constrain must be one of {LEVELS}, '
                              f'"auto" or None, got {constrain!r}')
-        if constrain == 'context' and mode != 'grounded':
-            raise ValueError('text_cfg.constrain="context" copies items from '
-                             'the grounded context; generative mode has '
-                             'none (use "grammar" or None)')
+        if constrain in ('context', 'context_any') and mode != 'grounded':
+            raise ValueError(
+                f'text_cfg.constrain={constrain!r} copies items from the '
+                'grounded context; generative mode has none (use "grammar" '
+                'or None)')
         self.mode = mode
         self.constrain = constrain
         self._constraint: Optional[DetSegConstraint] = None
