@@ -27,7 +27,8 @@ model = dict(
         loc_loss_weight=0.1,
         codec=codec))
 
-train_pipeline = [
+# annotations as contexts (the generative configs train on this one)
+clean_train_pipeline = [
     dict(type='LoadImageWithCheck', on_error='raise'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
@@ -36,6 +37,13 @@ train_pipeline = [
     dict(type='GenerateTextInstructions', classes=classes, num_per_image=3,
          coords='img_shape', codec=codec),
     dict(type='PackMultiTaskInputs'),
+]
+# contexts that look like the heads' output (duplicates, low-score boxes),
+# so that "detect all" copies the whole list, not one box per object the
+# model sees
+train_pipeline = clean_train_pipeline[:-2] + [
+    dict(clean_train_pipeline[-2], context_noise=dict(prob=0.7, max_extra=10)),
+    clean_train_pipeline[-1],
 ]
 test_pipeline = [
     dict(type='LoadImageWithCheck'),

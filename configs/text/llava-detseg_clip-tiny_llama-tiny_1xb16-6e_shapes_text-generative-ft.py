@@ -4,3 +4,7 @@
 _base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-grounded-ft.py']
 
 model = dict(text_cfg=dict(mode='generative', loc_loss_weight=1.0))
+
+# answers are the annotations: no detector-like context noise
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.clean_train_pipeline}}))

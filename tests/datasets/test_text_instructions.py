@@ -78,3 +78,40 @@ def test_bad_arguments_are_refused():
         GenerateTextInstructions(CLASSES, kinds=('dance', ))
     with pytest.raises(ValueError, match='coords'):
         GenerateTextInstructions(CLASSES, coords='pixels')
+
+
+def test_context_noise_makes_detector_like_contexts():
+    np.random.seed(0)
+    t = GenerateTextInstructions(
+        CLASSES, kinds=('det_all', 'det_class', 'count'), num_per_image=3,
+        context_noise=dict(prob=1.0, max_extra=6))
+    codec = DetSegTextCodec(CLASSES)
+    longer = 0
+    for _ in range(20):
+        for item in t(_results())['text_conversations']:
+            ctx = codec.decode('Answer: ' + item['context'], (100, 200))
+            ans = codec.decode(item['answer'], (100, 200))
+            assert ctx.ok and ans.ok
+            if item['kind'] == 'count':  # facts about the image: no noise
+                assert len(ctx.bboxes) == 3
+                continue
+            longer += len(ctx.bboxes) > 3
+            body = item['answer'].split('<DET>')[1].split('</DET>')[0]
+            pieces = [p for p in body.split('; ') if p]
+            ctx_items = item['context'].split('<DET>')[1].split(
+                '</DET>')[0].split('; ')
+            if item['kind'] == 'det_all':  # the whole context, in order
+                assert pieces == [p for p in ctx_items if p]
+            else:  # the context's items of the class, in order
+                assert pieces == [p for p in ctx_items
+                                  if p.split(' <')[0] ==
+                                  CLASSES[item['det'][0]]]
+            assert ans.answer == str(len(pieces))
+    assert longer >= 10
+    with pytest.raises(ValueError, match='context_noise keys'):
+        GenerateTextInstructions(CLASSES, context_noise=dict(pro=1))
+    # test mode never adds noise
+    t_test = GenerateTextInstructions(CLASSES, num_per_image=None,
+                                      context_noise=dict(prob=1.0))
+    item = t_test(_results())['text_conversations'][0]
+    assert item['context'].count('<loc_') == 12

@@ -82,6 +82,18 @@ class GenerateTextInstructions(BaseTransform):
         plurals (dict, optional): Plural of each class name (default
             :func:`pluralize`).
         codec (dict, optional): Other ``DetSegTextCodec`` arguments.
+        context_noise (dict, optional): Training only: make the ``<DET>``
+            context of ``det_all`` / ``det_class`` / ``compound`` instructions
+            look like a detector's output, with probability ``prob``: the
+            annotated boxes get scores drawn from ``gt_score``, up to
+            ``max_extra`` extra boxes (jittered copies of annotated boxes
+            with any class, or random boxes) get scores from
+            ``extra_score``, and the block is written in score order. The
+            answer selects from that context as always, so the language
+            model learns to copy the heads' list, whatever its length,
+            instead of writing as many boxes as it sees objects. ``count``
+            and ``where`` keep the annotations (their answers are facts
+            about the image). Default None: annotations only.
     """
 
     def __init__(self,
@@ -91,7 +103,8 @@ class GenerateTextInstructions(BaseTransform):
                  num_per_image: Optional[int] = 2,
                  coords: str = 'img_shape',
                  plurals: Optional[Dict[str, str]] = None,
-                 codec: Optional[dict] = None) -> None:
+                 codec: Optional[dict] = None,
+                 context_noise: Optional[dict] = None) -> None:
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f'GenerateTextInstructions: unknown kinds '
@@ -108,6 +121,17 @@ class GenerateTextInstructions(BaseTransform):
         self.coords = coords
         self.plurals = {c: (plurals or {}).get(c, pluralize(c))
                         for c in self.codec.classes}
+        self.context_noise = None
+        if context_noise is not None:
+            noise = dict(prob=0.5, max_extra=8, gt_score=(0.3, 1.0),
+                         extra_score=(0.1, 0.6))
+            unknown = set(context_noise) - set(noise)
+            if unknown:
+                raise ValueError('GenerateTextInstructions: unknown '
+                                 f'context_noise keys {sorted(unknown)}; '
+                                 f'known: {sorted(noise)}')
+            noise.update(context_noise)
+            self.context_noise = noise
 
     # ------------------------------------------------------------------
     def transform(self, results: dict) -> dict:
@@ -124,6 +148,10 @@ class GenerateTextInstructions(BaseTransform):
         seg = self.codec.seg_items(sem) if sem is not None else None
         order = np.argsort(-area, kind='stable')
         ctx = dict(det=det, seg=seg, boxes=boxes[order], labels=labels[order])
+        noise = self.context_noise
+        if noise is not None and self.num_per_image is not None and \
+                np.random.rand() < noise['prob']:
+            ctx['noisy_det'] = self._noisy_det(boxes, labels, shape)
         makers = [k for k in self.kinds if self._applicable(k, ctx)]
         out = []
         if self.num_per_image is None:
@@ -134,6 +162,34 @@ class GenerateTextInstructions(BaseTransform):
                 out.append(self._make(makers[k], ctx, test=False))
         results['text_conversations'] = [o for o in out if o is not None]
         return results
+
+    def _noisy_det(self, boxes: np.ndarray, labels: np.ndarray,
+                   shape) -> list:
+        """Det items of the boxes plus detector-like extras, by score."""
+        noise = self.context_noise
+        h, w = float(shape[0]), float(shape[1])
+        n = len(boxes)
+        scores = list(np.random.uniform(*noise['gt_score'], size=n))
+        all_boxes, all_labels = list(boxes), list(labels)
+        for _ in range(np.random.randint(noise['max_extra'] + 1)):
+            if n and np.random.rand() < 0.7:  # a near-duplicate
+                box = boxes[np.random.randint(n)].astype(np.float64)
+                size = np.tile(box[2:] - box[:2], 2)
+                box = box + np.random.normal(0, 0.1, 4) * size
+            else:  # a box anywhere
+                centre = np.random.uniform(0, 1, 2) * (w, h)
+                half = np.random.uniform(0.03, 0.15, 2) * (w, h)
+                box = np.concatenate([centre - half, centre + half])
+            box = np.clip(box, 0, [w, h, w, h])
+            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+                continue
+            all_boxes.append(box)
+            all_labels.append(np.random.randint(len(self.codec.classes)))
+            scores.append(np.random.uniform(*noise['extra_score']))
+        return self.codec.det_items(
+            np.asarray(all_boxes, np.float64).reshape(-1, 4),
+            np.asarray(all_labels, np.int64), shape,
+            scores=np.asarray(scores))
 
     def _applicable(self, kind: str, ctx: dict) -> bool:
         if kind.startswith('seg') or kind == 'compound':
@@ -225,9 +281,13 @@ class GenerateTextInstructions(BaseTransform):
                         gt='')
         blocks, context, count = [], [], None
         if det_sel is not None:
-            items = [i for i in ctx['det'] if i[0] in det_sel]
+            det = ctx['det']
+            if kind in ('det_all', 'det_class', 'compound') and \
+                    ctx.get('noisy_det') is not None:
+                det = ctx['noisy_det']
+            items = [i for i in det if i[0] in det_sel]
             blocks.append(codec.det_block(items))
-            context.append(codec.det_block(ctx['det']))
+            context.append(codec.det_block(det))
             count = len(items)
         if seg_sel is not None:
             items = [i for i in ctx['seg'] if i[0] in seg_sel]
