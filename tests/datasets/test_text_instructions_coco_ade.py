@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT
-from sample_datasets import write_tiny_tree
+from sample_datasets import rebase_paths, write_tiny_tree
 from llava_detseg.datasets.transforms.text_instructions import pluralize
 from llava_detseg.models.language.text_tasks import TextTaskIO
 from llava_detseg.registry import DATASETS
@@ -17,16 +17,6 @@ CONFIG = osp.join(
     ROOT, 'configs', 'text',
     'llava-detseg_clip-l14-336_vicuna-7b_8xb4-12e_coco-ade-llava_'
     'text-grounded.py')
-
-
-def _rebase(node, old: str, new: str):
-    if isinstance(node, dict):
-        return {k: _rebase(v, old, new) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_rebase(v, old, new) for v in node)
-    if isinstance(node, str) and node.startswith(old):
-        return new + node[len(old):]
-    return node
 
 
 @pytest.mark.parametrize('split', ['train', 'val'])
@@ -39,7 +29,7 @@ def test_coco_and_ade_samples_get_text_instructions(tmp_path, split):
     assert len(text.codec.classes) == 80 and len(text.codec.seg_classes) == 150
     assert 'bed' in text.codec.seg_classes  # ADE20K's 'bed ' normalised
     loader = cfg[f'{split}_dataloader'].to_dict()
-    dataset = DATASETS.build(_rebase(loader['dataset'], 'data/', root + '/'))
+    dataset = DATASETS.build(rebase_paths(loader['dataset'], 'data/', root + '/'))
     seen = {}
     for source, ds in zip(dataset.names, dataset.datasets):
         if source == 'llava':

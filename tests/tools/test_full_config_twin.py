@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from conftest import ROOT
-from sample_datasets import write_tiny_tree
+from sample_datasets import rebase_paths, write_tiny_tree
 from test_train_test_tools import _ok, _scalars, run_tool
 
 pytestmark = pytest.mark.slow
@@ -16,17 +16,6 @@ TWIN = osp.join(
     ROOT, 'configs',
     'llava-detseg_clip-tiny_llama-tiny_2xb2-2e_coco-ade-llava-tiny.py')
 FULL = osp.join(ROOT, 'configs', 'llava_detseg.py')
-
-
-def _rebase(node, old: str, new: str):
-    """Every string path under ``old`` moved to ``new``."""
-    if isinstance(node, dict):
-        return {k: _rebase(v, old, new) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_rebase(v, old, new) for v in node)
-    if isinstance(node, str) and node.startswith(old):
-        return new + node[len(old):]
-    return node
 
 
 def test_twin_has_the_full_structure():
@@ -57,8 +46,9 @@ def test_twin_trains_on_two_processes_and_evaluates(tiny_ckpt, tmp_path):
     cfg.model.language.pretrained = tiny_ckpt['llava']
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
                 'val_evaluator', 'test_evaluator'):
-        cfg[key] = _rebase(cfg[key].to_dict() if hasattr(cfg[key], 'to_dict')
-                           else list(cfg[key]), 'data/tiny/', root + '/')
+        node = cfg[key]
+        node = node.to_dict() if hasattr(node, 'to_dict') else list(node)
+        cfg[key] = rebase_paths(node, 'data/tiny/', root + '/')
     path = str(tmp_path / 'twin.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')
