@@ -12,9 +12,8 @@ The contract (documented in ``docs/text_format.md``)::
   than half a bin (``W / 2000``) from the encoded one.
 * Boxes are ``x1 y1 x2 y2`` in mmdet's continuous pixel frame, ordered by
   descending score, at most ``max_boxes`` of them. Text has no scores: the
-  decoder gives the i-th of the N boxes of a class the rank score
-  ``(N - i) / N`` so that COCO's per-class ranking sees the order the model
-  wrote (:func:`class_rank_scores`).
+  decoder gives the i-th of N boxes the rank score ``(N - i) / N`` so that
+  COCO's ranking sees the order the model wrote.
 * Polygons are traced on a label map (a semantic map): one ``<poly>`` per
   connected region (8-connectivity, OpenCV ``findContours`` with
   ``RETR_EXTERNAL``), simplified by ``approxPolyDP`` with ``tolerance``
@@ -78,8 +77,7 @@ class ParsedResponse:
         img_shape (tuple): ``(h, w)`` the coordinates were decoded for.
         bboxes (np.ndarray): (N, 4) float32 ``x1 y1 x2 y2`` in pixels.
         labels (np.ndarray): (N,) int64 indices into ``classes``.
-        scores (np.ndarray): (N,) float32 per-class rank scores
-            (:func:`class_rank_scores`).
+        scores (np.ndarray): (N,) float32 rank scores ``(N - i) / N``.
         polygons (list): ``(seg label, (K, 2) float32 pixel-centre xy)``.
         has_det (bool): A ``<DET>`` block was present.
         has_seg (bool): A ``<SEG>`` block was present.
@@ -111,22 +109,6 @@ class ParsedResponse:
         another (whose hole was filled when encoding) is painted over it.
         """
         return rasterize_polygons(self.polygons, self.img_shape, background)
-
-
-def class_rank_scores(labels: np.ndarray) -> np.ndarray:
-    """Rank scores of boxes written in this order: the i-th of the N boxes
-    of a class (0-based) scores ``(N - i) / N``.
-
-    Per class, because COCO-style AP ranks each class on its own: the order
-    in which a model interleaves classes (all circles, then all squares, or
-    mixed) does not change the scores, only the order within a class does.
-    """
-    labels = np.asarray(labels).reshape(-1)
-    scores = np.zeros(len(labels), np.float32)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        scores[idx] = np.arange(len(idx), 0, -1) / len(idx)
-    return scores
 
 
 def rasterize_polygons(polygons: Sequence[Tuple[int, np.ndarray]],
@@ -424,7 +406,7 @@ class DetSegTextCodec:
             img_shape=(int(img_shape[0]), int(img_shape[1])),
             bboxes=np.asarray(boxes, np.float32).reshape(-1, 4),
             labels=np.asarray(labels, np.int64),
-            scores=class_rank_scores(np.asarray(labels, np.int64)),
+            scores=(np.arange(n, 0, -1, dtype=np.float32) / max(n, 1)),
             polygons=polygons,
             has_det=has['DET'],
             has_seg=has['SEG'],
