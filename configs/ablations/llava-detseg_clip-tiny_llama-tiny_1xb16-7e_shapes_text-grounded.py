@@ -58,28 +58,13 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-data_root = 'data/shapes/'
-val_evaluator = [
-    dict(
-        type='TaskMetric',
-        task='det',
-        metric=dict(
-            type='mmdet.CocoMetric',
-            ann_file=data_root + 'annotations/instances_val.json',
-            metric='bbox',
-            prefix='coco')),
-    dict(
-        type='TaskMetric',
-        task='seg',
-        meta_keys=dict(classes='seg_classes'),
-        metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'],
-                    prefix='seg')),
-    dict(type='TaskMetric', task='vqa', metric=dict(type='VQAMetric')),
+# the heads' metrics of the base, then the text ones on the same annotations
+val_evaluator = _base_.val_evaluator + [
     dict(
         type='TextDetSegMetric',
         det_metric=dict(
             type='mmdet.CocoMetric',
-            ann_file=data_root + 'annotations/instances_val.json',
+            ann_file=_base_.data_root + 'annotations/instances_val.json',
             metric='bbox'),
         seg_metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU']),
         codec=codec,

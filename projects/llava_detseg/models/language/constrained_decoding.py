@@ -219,10 +219,11 @@ class _RowParser:
         close = v.close[self.kind]
         if not self.buf:
             # item boundary: another item only if the budget can finish it
-            # and close the block
-            room = remaining - 1 - self._min_item()
-            if room < 0 or (self.items is None
-                            and self.count >= self.o.max_items[self.kind]):
+            # and close the block (context items are filtered by length in
+            # _next_ids; a grammar item needs at least _min_item tokens)
+            if self.items is None and (
+                    remaining - 1 < self._min_item()
+                    or self.count >= self.o.max_items[self.kind]):
                 return [close]
             return sorted(set(self._next_ids(remaining)) | {close})
         return self._next_ids(remaining) or [close]
@@ -238,10 +239,7 @@ class _RowParser:
         return kinds
 
     def _min_item(self) -> int:
-        """Tokens of the shortest item that may still be written."""
-        if self.items is not None:
-            seqs = self._candidates()
-            return min((len(s) for _, s in seqs), default=0)
+        """Tokens of the shortest grammar-level item."""
         if self.kind == 'det':
             return self.o.shortest_class[(self.kind, self.first)] + 4
         # <poly>, three vertices, </poly>
