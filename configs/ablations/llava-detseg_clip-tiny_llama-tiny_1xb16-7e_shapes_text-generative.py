@@ -3,8 +3,15 @@
 _base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py']
 
 # every token is the model's own here: locs weigh as much as the rest
-model = dict(text_cfg=dict(mode='generative', loc_loss_weight=1.0))
+model = dict(
+    text_cfg=dict(mode='generative', loc_loss_weight=1.0,
+                  terminate_items=False))
 
 # answers are the annotations: no detector-like context noise
 train_dataloader = dict(
     dataset=dict(pipeline={{_base_.clean_train_pipeline}}))
+
+# boxes written from pixels copy no head box: rank them by their position
+val_evaluator = _base_.val_evaluator[:-1] + [
+    dict(_base_.val_evaluator[-1], box_scores='rank')]
+test_evaluator = val_evaluator

@@ -25,6 +25,12 @@ model = dict(
         # answers are decoded with constrain='context' (the default of the
         # grounded mode): copied coordinates are fixed, the decisions count
         loc_loss_weight=0.1,
+        # each class copied as one run; another class only where the model
+        # gives it >= 10 % (an "only {class}" answer ends with its class),
+        # a decision trained where it is taken: every item of a training
+        # answer ends with "; "
+        switch_prob=0.1,
+        terminate_items=True,
         codec=codec))
 
 # annotations as contexts (the generative configs train on this one)
@@ -34,8 +40,9 @@ clean_train_pipeline = [
     dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='SampleConversations', max_num=4),
+    # answers list one class after another, as class runs decode them
     dict(type='GenerateTextInstructions', classes=classes, num_per_image=3,
-         coords='img_shape', codec=codec),
+         coords='img_shape', codec=codec, answer_order='class'),
     dict(type='PackMultiTaskInputs'),
 ]
 # contexts that look like the heads' output (duplicates, low-score boxes),
@@ -51,7 +58,8 @@ test_pipeline = [
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     # boxes and maps are still in original coordinates here
     dict(type='GenerateTextInstructions', classes=classes,
-         num_per_image=None, coords='ori_shape', codec=codec),
+         num_per_image=None, coords='ori_shape', codec=codec,
+         answer_order='class'),
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -115,3 +115,39 @@ def test_context_noise_makes_detector_like_contexts():
                                       context_noise=dict(prob=1.0))
     item = t_test(_results())['text_conversations'][0]
     assert item['context'].count('<loc_') == 12
+
+
+def test_class_answer_order_groups_the_context_by_class():
+    """answer_order='class': a "detect all" answer holds the context's items
+    one class after another (class-index order), each class in context
+    order; one-class answers are unchanged."""
+    np.random.seed(1)
+    kinds = ('det_all', 'det_class')
+    by_context = GenerateTextInstructions(
+        CLASSES, kinds=kinds, num_per_image=2,
+        context_noise=dict(prob=1.0, max_extra=6))
+    by_class = GenerateTextInstructions(
+        CLASSES, kinds=kinds, num_per_image=2,
+        context_noise=dict(prob=1.0, max_extra=6), answer_order='class')
+    grouped = 0
+    for seed in range(10):
+        np.random.seed(seed)
+        a = by_context(_results())['text_conversations']
+        np.random.seed(seed)
+        b = by_class(_results())['text_conversations']
+        for x, y in zip(a, b):
+            assert x['context'] == y['context'] and x['kind'] == y['kind']
+            ctx = [p for p in x['context'][5:-6].split('; ') if p]
+            pieces = [p for p in y['answer'].split('<DET>')[1].split(
+                '</DET>')[0].split('; ') if p]
+            if y['kind'] == 'det_class':
+                assert y['answer'] == x['answer']
+                continue
+            want = [p for c in CLASSES for p in ctx
+                    if p.split(' <')[0] == c]
+            assert pieces == want
+            grouped += pieces != [p for p in x['answer'].split('<DET>')[
+                1].split('</DET>')[0].split('; ') if p]
+    assert grouped >= 3  # the noisy contexts do interleave classes
+    with pytest.raises(ValueError, match='answer_order'):
+        GenerateTextInstructions(CLASSES, answer_order='size')

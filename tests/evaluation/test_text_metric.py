@@ -100,3 +100,58 @@ def test_head_vs_text_lines():
                                 'text/parse_failure_rate': 0.5})
     assert lines[1] == '  bbox_mAP: head 0.4000  text 0.2500'
     assert lines[2] == '  parse_failure_rate: 0.5000'
+
+
+def test_copied_boxes_carry_the_head_scores(samples):
+    """A box copied from the head's list is ranked by that box's score, so
+    the order the answer lists boxes in does not change text-mAP; rank
+    scores (reported as rank_*) do depend on it. Boxes that copy nothing
+    rank below every copied one."""
+    ds, ss = samples
+    heads, junk = [], {}
+    for s in ss:
+        s = s.clone()
+        n = len(s.gt_instances)
+        h, w = s.ori_shape[:2]
+        # the ground truth at 0.9, plus a spurious box at 0.2 in a corner
+        bad = torch.tensor([[0.0, 0.0, w * 0.05, h * 0.05]])
+        s.pred_instances = InstanceData(
+            bboxes=torch.cat([s.gt_instances.bboxes.tensor, bad]),
+            labels=torch.cat([s.gt_instances.labels, torch.tensor([0])]),
+            scores=torch.tensor([0.9] * n + [0.2]))
+        heads.append(s)
+    metric = METRICS.build(
+        dict(type='TextDetSegMetric', head_score_thr=0.1,
+             det_metric=dict(type='mmdet.CocoMetric', ann_file=ds.ann_file,
+                             metric='bbox')))
+    metric.dataset_meta = ds.metainfo
+    codec = metric.codec
+    batch = []
+    for s in heads:
+        pred = s.pred_instances
+        items = codec.det_items(pred.bboxes, pred.labels, s.ori_shape[:2],
+                                pred.scores)
+        # the spurious box written first: it ranks first by position
+        block = codec.det_block(items[-1:] + items[:-1])
+        s.pred_texts = [f'Answer: {len(items)} {block}'
+                        if i['kind'] == 'det_all' else i['answer']
+                        for i in s.text_conversations]
+        batch.append(s.to_dict())
+    metric.process(None, batch)
+    m = metric.evaluate(len(batch))
+    assert m['text/bbox_mAP'] > 0.95
+    assert m['text/rank_bbox_mAP'] < m['text/bbox_mAP'] - 0.05
+
+    # a box the head does not have: its rank score times head_score_thr
+    s = batch[0]
+    shape = s['ori_shape'][:2]
+    parsed = codec.decode(
+        'Answer: <DET>square <loc_500><loc_500><loc_600><loc_600></DET>',
+        shape)
+    pred = s['pred_instances']
+    scores = metric._copied_scores(
+        parsed, pred['bboxes'].numpy(), pred['labels'].numpy(),
+        pred['scores'].numpy(), shape)
+    assert scores.tolist() == pytest.approx([0.1])
+    with pytest.raises(ValueError, match='box_scores'):
+        METRICS.build(dict(type='TextDetSegMetric', box_scores='logit'))

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 from llava_detseg.datasets.transforms.text_instructions import \
     GenerateTextInstructions
 from llava_detseg.models.language.constrained_decoding import (
-    DetSegConstraint, context_items)
+    DetSegConstraint, DetSegLogitsProcessor, context_items, tidy_answer)
 from llava_detseg.models.language.special_tokens import add_detseg_tokens
 from llava_detseg.models.language.text_tasks import TextTaskIO
 from llava_detseg.registry import DATASETS, MODELS
@@ -131,6 +131,78 @@ def test_context_level_copies_each_class_in_order(tokenizer):
     assert not strict.check(ids, context) and loose.check(ids, context)
 
 
+def _decode_with(tokenizer, processor, prefer, budget: int = 64) -> str:
+    """Greedy decoding of one row through ``processor`` with scores that
+    give the class names the probabilities ``prefer`` (name -> p) wherever
+    a class name starts, always rather continue a block than close it, and
+    are flat elsewhere (so the constraint decides)."""
+    n = len(tokenizer)
+    starts = {}
+    for name in CLASSES:
+        for text in (f'<DET>{name}', f';{" "}{name}'):
+            starts[tokenizer(text, add_special_tokens=False).input_ids[1]] = \
+                name
+    sep = tokenizer(';', add_special_tokens=False).input_ids[0]
+    close = tokenizer.convert_tokens_to_ids('</DET>')
+    opener = tokenizer.convert_tokens_to_ids('<DET>')
+    ids = []
+    while len(ids) < budget:
+        scores = torch.zeros(1, n)
+        for tok, name in starts.items():
+            scores[0, tok] = float(np.log(prefer.get(name, 1e-6)))
+        scores[0, close] = -20.0  # never wants to stop by itself
+        scores[0, sep] = 5.0
+        scores[0, opener] = 10.0  # opens the block at once
+        scores[0, tokenizer.eos_token_id] = 8.0  # ends when allowed
+        out = processor(torch.tensor([ids], dtype=torch.long), scores)
+        token = int(out[0].argmax())
+        if token == tokenizer.eos_token_id:
+            break
+        ids.append(token)
+    return tidy_answer(tokenizer.decode(ids, skip_special_tokens=True))
+
+
+def test_class_runs_and_switches(tokenizer):
+    """With switch_prob, each class is copied as one run and the answer
+    moves on to another class only where the model gives that class at
+    least switch_prob; "only the circles" ends with the circles although
+    the model never chooses to close."""
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, 'context')
+    context = codec.det_block(codec.det_items(
+        np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
+        np.array([0, 1, 0]), (100, 100)))
+    a, b, c = context_items(context)['det']  # circle, square, circle
+
+    def run(prefer, switch_prob=0.1):
+        proc = constraint.processor([context], 64, switch_prob)
+        return _decode_with(tokenizer, proc, prefer)
+
+    # sure of the circles: both circles, then the block ends, tidily
+    assert run(dict(circle=0.97, square=0.02, triangle=0.01)) == \
+        f'<DET>{a}; {c}</DET>'
+    # wants some squares too: the circle run, then the square
+    assert run(dict(circle=0.7, square=0.25, triangle=0.05)) == \
+        f'<DET>{a}; {c}; {b}</DET>'
+    # prefers squares first: the run of squares, then the circles in order
+    assert run(dict(circle=0.3, square=0.65, triangle=0.05)) == \
+        f'<DET>{b}; {a}; {c}</DET>'
+    # wants only triangles, which the context does not have: empty block
+    assert run(dict(circle=0.02, square=0.02, triangle=0.96)) == \
+        '<DET></DET>'
+    # without the policy the constraint alone goes on with what is left
+    assert run(dict(circle=0.97, square=0.02, triangle=0.01), None) == \
+        f'<DET>{a}; {c}; {b}</DET>'
+    with pytest.raises(ValueError, match='switch_prob'):
+        DetSegLogitsProcessor(constraint, [context], 64, switch_prob=1.5)
+
+
+def test_tidy_answer():
+    assert tidy_answer('Answer: 1 <DET>circle <loc_1>;</DET> <SEG>a; </SEG>') \
+        == 'Answer: 1 <DET>circle <loc_1></DET> <SEG>a</SEG>'
+    assert tidy_answer('Answer: <DET>a; b</DET>') == 'Answer: <DET>a; b</DET>'
+
+
 def test_grammar_level(tokenizer):
     codec = DetSegTextCodec(CLASSES, **CODEC)
     constraint = DetSegConstraint(tokenizer, codec, 'grammar')
@@ -212,6 +284,8 @@ def test_unknown_level_is_refused():
         TextTaskIO(CLASSES, constrain='telepathic')
     with pytest.raises(ValueError, match='generative mode has none'):
         TextTaskIO(CLASSES, mode='generative', constrain='context')
+    with pytest.raises(ValueError, match='switch_prob'):
+        TextTaskIO(CLASSES, switch_prob=-0.1)
 
 
 @pytest.mark.parametrize('level', ['context', 'context_any', 'grammar'])

@@ -94,6 +94,13 @@ class GenerateTextInstructions(BaseTransform):
             instead of writing as many boxes as it sees objects. ``count``
             and ``where`` keep the annotations (their answers are facts
             about the image). Default None: annotations only.
+        answer_order (str): Order of the items an answer selects from a
+            ``<DET>`` context: ``'context'`` (default: the context's, i.e.
+            score order) or ``'class'`` (grouped by class in class-index
+            order, each class in context order, as ``<SEG>`` blocks always
+            are). ``'class'`` matches grounded decoding with class runs
+            (``text_cfg.switch_prob``): the model then learns where one
+            class ends and the next begins, which class runs ask it.
     """
 
     def __init__(self,
@@ -104,7 +111,8 @@ class GenerateTextInstructions(BaseTransform):
                  coords: str = 'img_shape',
                  plurals: Optional[Dict[str, str]] = None,
                  codec: Optional[dict] = None,
-                 context_noise: Optional[dict] = None) -> None:
+                 context_noise: Optional[dict] = None,
+                 answer_order: str = 'context') -> None:
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f'GenerateTextInstructions: unknown kinds '
@@ -112,6 +120,10 @@ class GenerateTextInstructions(BaseTransform):
         if coords not in ('img_shape', 'ori_shape'):
             raise ValueError('GenerateTextInstructions: coords must be '
                              f'"img_shape" or "ori_shape", got {coords!r}')
+        if answer_order not in ('context', 'class'):
+            raise ValueError('GenerateTextInstructions: answer_order must be '
+                             f'"context" or "class", got {answer_order!r}')
+        self.answer_order = answer_order
         if num_per_image is not None and num_per_image < 1:
             raise ValueError('GenerateTextInstructions: num_per_image must '
                              f'be >= 1 or None, got {num_per_image}')
@@ -286,6 +298,8 @@ class GenerateTextInstructions(BaseTransform):
                     ctx.get('noisy_det') is not None:
                 det = ctx['noisy_det']
             items = [i for i in det if i[0] in det_sel]
+            if self.answer_order == 'class':  # stable: context order within
+                items.sort(key=lambda i: i[0])
             blocks.append(codec.det_block(items))
             context.append(codec.det_block(det))
             count = len(items)

@@ -19,9 +19,20 @@ class TextDetSegMetric(BaseMetric):
     every answer with ``DetSegTextCodec`` in original-image coordinates and
 
     * feeds the boxes of the ``det_all`` answers ("Detect all objects.") to
-      the same ``mmdet.CocoMetric`` as the detection head (rank scores
-      ``(N - i) / N``), and the masks of ``seg_all`` answers to the same
-      ``mmseg.IoUMetric`` as the segmentation head;
+      the same ``mmdet.CocoMetric`` as the detection head, and the masks of
+      ``seg_all`` answers to the same ``mmseg.IoUMetric`` as the
+      segmentation head. Text has no scores; ``box_scores`` says what ranks
+      the text boxes (COCO AP needs a ranking across images):
+
+      - ``'context'`` (default): a text box that copies one of the head's
+        boxes (score >= ``head_score_thr``, same class, same bins: the item
+        the grounded context offered) carries that box's score, as the
+        answer refers to that detection; other boxes get the rank score
+        ``(N - i) / N`` times ``head_score_thr``, below every copied one.
+        The rank-score numbers are reported beside them (``rank_bbox_mAP``
+        ...), so the ranking's share of the result stays visible.
+      - ``'rank'``: rank scores ``(N - i) / N`` for all boxes (the codec's;
+        generative answers copy nothing, so there both are the same).
     * ``parse_failure_rate``: answers with any parse failure or without a
       block their instruction asked for, over all text answers;
     * ``only_class_purity``: ``det_class`` answers ("Detect only the
@@ -39,9 +50,11 @@ class TextDetSegMetric(BaseMetric):
         seg_metric (dict): Config of the mask metric.
         codec (dict, optional): ``DetSegTextCodec`` arguments other than the
             classes, which come from the dataset meta.
-        head_score_thr (float): Head boxes compared for agreement (use the
-            model's ``text_cfg.context_score_thr``).
+        head_score_thr (float): Head boxes compared for agreement and
+            whose scores copied boxes carry (use the model's
+            ``text_cfg.context_score_thr``).
         agreement_iou (float): IoU of an agreeing box pair.
+        box_scores (str): ``'context'`` or ``'rank'`` (see above).
         collect_device (str): As for ``BaseMetric``.
         prefix (str, optional): Default ``'text'``.
     """
@@ -54,6 +67,7 @@ class TextDetSegMetric(BaseMetric):
                  codec: Optional[dict] = None,
                  head_score_thr: float = 0.3,
                  agreement_iou: float = 0.5,
+                 box_scores: str = 'context',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -65,6 +79,10 @@ class TextDetSegMetric(BaseMetric):
         self.codec: Optional[DetSegTextCodec] = None
         self.head_score_thr = head_score_thr
         self.agreement_iou = agreement_iou
+        if box_scores not in ('context', 'rank'):
+            raise ValueError('TextDetSegMetric: box_scores must be "context" '
+                             f'or "rank", got {box_scores!r}')
+        self.box_scores = box_scores
 
     @property
     def dataset_meta(self) -> Optional[dict]:
@@ -126,26 +144,53 @@ class TextDetSegMetric(BaseMetric):
             self.results.append((rec, det_res, seg_res))
 
     def _score_det(self, sample: dict, parsed, rec: dict) -> list:
-        pred = dict(
-            bboxes=torch.from_numpy(parsed.bboxes),
-            scores=torch.from_numpy(parsed.scores),
-            labels=torch.from_numpy(parsed.labels))
         head = sample.get('pred_instances')
+        hb = hl = hs = None
         if head is not None:
             keep = head['scores'] >= self.head_score_thr
             hb = head['bboxes'][keep].cpu().numpy()
             hl = head['labels'][keep].cpu().numpy()
+            hs = head['scores'][keep].cpu().numpy()
             rec['agree_tp'] += _matches(parsed.bboxes, parsed.labels, hb, hl,
                                         self.agreement_iou)
             rec['agree_text'] += len(parsed.bboxes)
             rec['agree_head'] += len(hb)
         if self.det_metric is None:
             return []
-        inner = self.det_metric.results
-        start = len(inner)
-        self.det_metric.process(None, [dict(sample, pred_instances=pred)])
-        out = inner[start:]
-        del inner[start:]
+        out = []
+        scores = dict(rank=parsed.scores)
+        if self.box_scores == 'context':
+            scores['context'] = self._copied_scores(parsed, hb, hl, hs,
+                                                    sample['ori_shape'][:2])
+        for name, score in scores.items():
+            pred = dict(bboxes=torch.from_numpy(parsed.bboxes),
+                        scores=torch.from_numpy(score),
+                        labels=torch.from_numpy(parsed.labels))
+            inner = self.det_metric.results
+            start = len(inner)
+            self.det_metric.process(None, [dict(sample, pred_instances=pred)])
+            out += [(name, r) for r in inner[start:]]
+            del inner[start:]
+        return out
+
+    def _copied_scores(self, parsed, hb, hl, hs, shape) -> np.ndarray:
+        """Per text box: the score of the head box it copies (same class,
+        same bins), else its rank score below ``head_score_thr``."""
+        out = parsed.scores * np.float32(self.head_score_thr)
+        if hb is None or not len(hb) or not len(parsed.bboxes):
+            return out
+        # the head's boxes as the context wrote them, decoded the same way
+        items = self.codec.det_items(hb, hl, shape, hs)
+        copies = self.codec.decode(self.codec.det_block(items), shape)
+        order = np.argsort(-hs, kind='stable')[:len(items)]
+        used = np.zeros(len(order), bool)
+        for i, (box, label) in enumerate(zip(parsed.bboxes, parsed.labels)):
+            same = (~used) & (copies.labels == label) & np.all(
+                np.abs(copies.bboxes - box) < 1e-3, axis=1)
+            if same.any():
+                j = int(np.argmax(same))
+                used[j] = True
+                out[i] = hs[order[j]]
         return out
 
     def _score_seg(self, sample: dict, parsed, rec: dict) -> list:
@@ -191,10 +236,17 @@ class TextDetSegMetric(BaseMetric):
                 (total['agree_inter'][union > 0] / union[union > 0]).mean())
         det = [r for _, d, _ in results for r in d]
         if det and self.det_metric is not None:
-            if any(len(p['bboxes']) for _, p in det):
-                out.update(self.det_metric.compute_metrics(det))
-            else:
-                out['bbox_mAP'] = 0.0
+            # rank scores first, so the main numbers are logged last
+            names = ['rank'] + (['context'] if self.box_scores == 'context'
+                                else [])
+            for name in names:
+                part = [r for n, r in det if n == name]
+                prefix = 'rank_' if name == 'rank' and len(names) > 1 else ''
+                if any(len(p['bboxes']) for _, p in part):
+                    res = self.det_metric.compute_metrics(part)
+                else:
+                    res = dict(bbox_mAP=0.0)
+                out.update({prefix + k: v for k, v in res.items()})
         seg = [r for _, _, s in results for r in s]
         if seg and self.seg_metric is not None:
             out.update(self.seg_metric.compute_metrics(seg))
@@ -243,7 +295,8 @@ def head_vs_text_lines(metrics: dict) -> List[str]:
         if head in metrics and text in metrics:
             lines.append(f'  {head.split("/")[1]}: head {metrics[head]:.4f}'
                          f'  text {metrics[text]:.4f}')
-    for key in ('parse_failure_rate', 'only_class_purity', 'count_acc',
+    for key in ('rank_bbox_mAP', 'parse_failure_rate', 'only_class_purity',
+                'count_acc',
                 'det_agreement', 'seg_agreement'):
         if f'text/{key}' in metrics:
             lines.append(f'  {key}: {metrics["text/" + key]:.4f}')

@@ -2,13 +2,17 @@
 
 Greedy decoding of a small or briefly trained language model drifts out of
 the format: a loc token repeated forever, a block never closed, a box with
-three coordinates. :class:`DetSegConstraint` builds the
-``prefix_allowed_tokens_fn`` of ``transformers``' ``generate`` (its
-``PrefixConstrainedLogitsProcessor``) that keeps every answer inside the
-text format of ``docs/text_format.md``; the model still chooses, among the
-allowed tokens, what to write and when to stop.
+three coordinates. :class:`DetSegConstraint` says which tokens keep an
+answer inside the text format of ``docs/text_format.md``, as the
+``prefix_allowed_tokens_fn`` of ``transformers``' ``generate``
+(:meth:`DetSegConstraint.build`) or as the :class:`DetSegLogitsProcessor`
+that the language branch decodes with (:meth:`DetSegConstraint.processor`);
+the model still chooses, among the allowed tokens, what to write and when to
+stop. The processor can also copy each class of a grounded context as one
+run and let the model's class probabilities decide where a block ends
+(``text_cfg.switch_prob``).
 
-Two levels (``TextTaskIO(constrain=...)``):
+Three levels (``TextTaskIO(constrain=...)``):
 
 * ``'grammar'``: blocks follow the format: class names from the codec,
   exactly four locs per box with ``x2 >= x1`` and ``y2 >= y1``, polygons of
@@ -37,7 +41,9 @@ the answer cannot end before it has written each block kind of the context
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+import torch
 from torch import Tensor
+from transformers import LogitsProcessor
 
 from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
                                                 POLY_CLOSE, POLY_OPEN,
@@ -46,6 +52,12 @@ from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
 
 LEVELS = ('grammar', 'context', 'context_any')
 CONTEXT_LEVELS = ('context', 'context_any')
+_TRAILING_SEP = re.compile(
+    r'\s*' + re.escape(ITEM_SEP.strip()) + r'\s*(' + re.escape(DET_CLOSE) +
+    '|' + re.escape(SEG_CLOSE) + ')')
+_LAST_ITEM = re.compile(r'(?<!' + re.escape(DET_OPEN) + r')(?<!' +
+                        re.escape(SEG_OPEN) + r')(' + re.escape(DET_CLOSE) +
+                        '|' + re.escape(SEG_CLOSE) + ')')
 _BLOCK_RE = {
     'det': re.compile(re.escape(DET_OPEN) + '(.*?)' + re.escape(DET_CLOSE),
                       re.S),
@@ -112,10 +124,13 @@ class _RowParser:
     come next."""
 
     def __init__(self, owner: 'DetSegConstraint',
-                 items: Optional[Dict[str, List[str]]]) -> None:
+                 items: Optional[Dict[str, List[str]]],
+                 policy: bool = False) -> None:
         self.o = owner
         self.v = owner.vocab
         self.items = items  # None: grammar level
+        # a block may close after a separator (DetSegLogitsProcessor decides)
+        self.policy = policy
         self.fed = 0
         self.done = False
         self.kind: Optional[str] = None  # block being written
@@ -151,7 +166,9 @@ class _RowParser:
                         kind, [], True, 0
                     self.used = []
             return
-        if not self.buf and token == v.close[self.kind]:
+        if token == v.close[self.kind] and (
+                not self.buf or self.policy and self.at_class_choice()):
+            # the end of the block (after a separator: the class policy ended it)
             self.written.add(self.kind)
             self.kind = None
             return
@@ -159,6 +176,15 @@ class _RowParser:
         if self._complete():
             self.buf, self.first = [], False
             self.count += 1
+
+    def at_class_choice(self) -> bool:
+        """Whether the next token starts a class name: right after the
+        open tag, or after an item's separator."""
+        if self.kind is None:
+            return False
+        if self.first:
+            return not self.buf
+        return tuple(self.buf) == self.o.separator[self.kind]
 
     def _complete(self) -> bool:
         if self.items is not None:
@@ -176,9 +202,27 @@ class _RowParser:
             return len(body) == 4
         return len(body) > 1 and body[-1] == self.v.poly_close
 
-    def _candidates(self) -> List[Tuple[int, Tuple[int, ...]]]:
-        """Items that may be written next: the unused ones, and at the
-        ``'context'`` level only the first unused one of each class."""
+    def run_class(self) -> Optional[str]:
+        """The class of the block's last item if the context has more items
+        of it (context levels), else None."""
+        if self.items is None or self.kind is None or not self.used:
+            return None
+        names = self.names[self.kind]
+        name = names[self.used[-1]]
+        left = any(n == name and i not in self.used
+                   for i, n in enumerate(names))
+        return name if left else None
+
+    def next_ids(self, remaining: int, name: str) -> List[int]:
+        """The allowed next tokens that continue an item of class
+        ``name`` (context levels)."""
+        return self._next_ids(remaining, name)
+
+    def _candidates(self, only: Optional[str] = None
+                    ) -> List[Tuple[int, Tuple[int, ...]]]:
+        """Items that may be written next: the unused ones (of class
+        ``only`` if given), and at the ``'context'`` level only the first
+        unused one of each class."""
         first, later = self.cands.get(self.kind, ([], []))
         seqs = first if self.first else later
         out, classes = [], set()
@@ -187,6 +231,8 @@ class _RowParser:
             if i in self.used:
                 continue
             name = self.names[self.kind][i]
+            if only is not None and name != only:
+                continue
             if per_class and name in classes:
                 continue
             classes.add(name)
@@ -226,7 +272,10 @@ class _RowParser:
                     or self.count >= self.o.max_items[self.kind]):
                 return [close]
             return sorted(set(self._next_ids(remaining)) | {close})
-        return self._next_ids(remaining) or [close]
+        nxt = self._next_ids(remaining)
+        if self.policy and self.at_class_choice():
+            return sorted(set(nxt) | {close})
+        return nxt or [close]
 
     def _openable(self, remaining: int) -> List[str]:
         kinds = []
@@ -245,13 +294,14 @@ class _RowParser:
         # <poly>, three vertices, </poly>
         return self.o.shortest_class[(self.kind, self.first)] + 8
 
-    def _next_ids(self, remaining: int) -> List[int]:
+    def _next_ids(self, remaining: int, only: Optional[str] = None
+                  ) -> List[int]:
         n = len(self.buf)
         if self.items is not None:
             # only items that fit the budget with the closing tag after them
             buf = tuple(self.buf)
             return sorted({
-                s[n] for _, s in self._candidates()
+                s[n] for _, s in self._candidates(only)
                 if len(s) > n and s[:n] == buf and len(s) - n < remaining
             })
         body = self._body()
@@ -312,6 +362,25 @@ class DetSegConstraint:
                 self.class_parts[(kind, first)] = parts
                 self.shortest_class[(kind, first)] = min(map(len, parts),
                                                           default=0)
+        # tokens of the separator before a later item's class name (the
+        # common prefix of the class parts; a made-up name guards the case
+        # of a single class)
+        self.separator: Dict[str, Tuple[int, ...]] = {}
+        for kind in ('det', 'seg'):
+            parts = self.class_parts[(kind, False)] + [
+                self.vocab.class_part(kind, 'qzx', False)]
+            n = 0
+            while all(len(p) > n and p[n] == parts[0][n] for p in parts):
+                n += 1
+            self.separator[kind] = parts[0][:n]
+        # token that starts each class name at a class-choice position
+        self.class_starts: Dict[tuple, Set[int]] = {
+            (kind, first): {
+                p[0 if first else len(self.separator[kind])]
+                for p in self.class_parts[(kind, first)]
+            }
+            for kind in ('det', 'seg') for first in (True, False)
+        }
         self._item_cache: Dict[tuple, Tuple[int, ...]] = {}
         self._outside_cache: Dict[tuple, List[int]] = {}
 
@@ -335,6 +404,27 @@ class DetSegConstraint:
                 i for i in self.vocab.free if i not in shut]
         return self._outside_cache[key]
 
+    def _parsers(self, contexts: Sequence[Optional[str]],
+                 policy: bool = False) -> List[_RowParser]:
+        return [
+            _RowParser(self, context_items(c)
+                       if self.level in CONTEXT_LEVELS else None, policy)
+            for c in contexts
+        ]
+
+    @staticmethod
+    def _sync(rows: List[_RowParser], batch_id: int,
+              tokens: List[int]) -> _RowParser:
+        """The row's parser, fed the tokens generated since the last call
+        (a fresh one when a new ``generate`` reuses the rows)."""
+        parser = rows[batch_id]
+        if len(tokens) < parser.fed:
+            parser = rows[batch_id] = _RowParser(parser.o, parser.items,
+                                                 parser.policy)
+        for token in tokens[parser.fed:]:
+            parser.feed(token)
+        return parser
+
     def build(self, contexts: Sequence[Optional[str]],
               max_new_tokens: int) -> Callable[[int, Tensor], List[int]]:
         """The ``prefix_allowed_tokens_fn`` for one ``generate`` call.
@@ -346,31 +436,124 @@ class DetSegConstraint:
             max_new_tokens (int): The call's budget, so that blocks close in
                 time.
         """
-        rows = [
-            _RowParser(self, context_items(c)
-                       if self.level in CONTEXT_LEVELS else None)
-            for c in contexts
-        ]
+        rows = self._parsers(contexts)
 
         def allowed(batch_id: int, sent: Tensor) -> List[int]:
             # generate() from inputs_embeds passes the generated ids only
-            parser = rows[batch_id]
             tokens = sent.tolist()
-            if len(tokens) < parser.fed:  # a new generate() with this fn
-                parser = rows[batch_id] = _RowParser(self, parser.items)
-            for token in tokens[parser.fed:]:
-                parser.feed(token)
+            parser = self._sync(rows, batch_id, tokens)
             return parser.allowed(max_new_tokens - len(tokens))
 
         return allowed
 
-    def check(self, tokens: Sequence[int], context: Optional[str] = None
-              ) -> bool:
+    def processor(self, contexts: Sequence[Optional[str]],
+                  max_new_tokens: int,
+                  switch_prob: Optional[float] = None
+                  ) -> 'DetSegLogitsProcessor':
+        """The constraint as a ``LogitsProcessor`` for one ``generate`` call
+        (``contexts`` and ``max_new_tokens`` as for :meth:`build`); with
+        ``switch_prob`` the context levels copy classes in runs and switch
+        class only where the model wants another one (see
+        :class:`DetSegLogitsProcessor`)."""
+        return DetSegLogitsProcessor(self, contexts, max_new_tokens,
+                                     switch_prob)
+
+    def check(self, tokens: Sequence[int], context: Optional[str] = None,
+              policy: bool = False) -> bool:
         """Whether ``tokens`` is an answer this constraint allows (tests)."""
-        parser = _RowParser(self, context_items(context)
-                            if self.level in CONTEXT_LEVELS else None)
+        parser = self._parsers([context], policy)[0]
         for token in tokens:
             if token not in parser.allowed(10**9):
                 return False
             parser.feed(token)
         return True
+
+
+class DetSegLogitsProcessor(LogitsProcessor):
+    """:class:`DetSegConstraint` as a ``LogitsProcessor``, with class runs.
+
+    Every token outside the constraint's allowed set gets ``-inf``, as with
+    ``prefix_allowed_tokens_fn``. With ``switch_prob`` (context levels) the
+    class of each copied item is chosen as follows:
+
+    * **runs**: after an item of class *c*, while the context has more items
+      of *c*, the next item is *c*'s next one, unless the model closes the
+      block (at the separator or right after it). A class is answered whole
+      or cut short, never interleaved with another.
+    * **switches**: where a block begins or a run has no items left, the
+      model's probabilities over the class names and the closing tag
+      decide: its most likely class that has items left is written if the
+      model gives it at least ``switch_prob`` and more than the closing tag;
+      otherwise the block closes. An answer to "only the circles" then ends
+      when the circles run out, although the model cannot see that the
+      context holds no more of them (it gives the other classes almost no
+      probability), while "all objects" goes on to the next class (it gives
+      them some).
+
+    A block closed after a separator ends in ``;</DET>``, which the codec
+    reads as the same block; :func:`tidy_answer` removes the separator. At
+    the ``'grammar'`` level (no context, no runs) every class is available,
+    and the switch rule decides between another item and the end.
+    """
+
+    def __init__(self, constraint: DetSegConstraint,
+                 contexts: Sequence[Optional[str]], max_new_tokens: int,
+                 switch_prob: Optional[float] = None) -> None:
+        if switch_prob is not None and not 0 <= switch_prob <= 1:
+            raise ValueError('switch_prob must be in [0, 1] or None, got '
+                             f'{switch_prob}')
+        self.constraint = constraint
+        self.switch_prob = switch_prob
+        self.rows = constraint._parsers(contexts,
+                                        policy=switch_prob is not None)
+        self.max_new_tokens = max_new_tokens
+        self._starts = {
+            key: torch.tensor(sorted(ids), dtype=torch.long)
+            for key, ids in constraint.class_starts.items()
+        }
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        # generate() from inputs_embeds passes the generated ids only
+        mask = torch.full_like(scores, float('-inf'))
+        for row in range(scores.shape[0]):
+            tokens = input_ids[row].tolist()
+            parser = self.constraint._sync(self.rows, row, tokens)
+            remaining = self.max_new_tokens - len(tokens)
+            allowed = parser.allowed(remaining)
+            if parser.policy and parser.at_class_choice():
+                allowed = self._choose_class(parser, remaining, allowed,
+                                             scores[row])
+            mask[row, allowed] = 0
+        return scores + mask
+
+    def _choose_class(self, parser: _RowParser, remaining: int,
+                      allowed: List[int], scores: Tensor) -> List[int]:
+        """The tokens allowed where a class name starts (see the class
+        doc)."""
+        close = parser.v.close[parser.kind]
+        run = None if parser.first else parser.run_class()
+        if run is not None:  # go on with the run, or end the block here
+            return sorted(set(parser.next_ids(remaining, run)) | {close})
+        starts = self._starts[(parser.kind, parser.first)].to(scores.device)
+        probs = torch.cat([scores[starts], scores[close:close + 1]]).float(
+        ).softmax(-1)
+        ok = torch.tensor([t in allowed for t in starts.tolist()],
+                          device=scores.device)
+        if not ok.any():
+            return [close]
+        best = int(torch.where(ok, probs[:-1], -1.0).argmax())
+        if probs[best] < self.switch_prob or probs[best] <= probs[-1]:
+            return [close]
+        return [int(starts[best])]
+
+
+def terminate_items(text: str) -> str:
+    """End the last item of each non-empty block with the separator
+    (``a; b</DET>`` -> ``a; b;</DET>``); :func:`tidy_answer` undoes it."""
+    return _LAST_ITEM.sub(ITEM_SEP.strip() + r'\1', text)
+
+
+def tidy_answer(text: str) -> str:
+    """Drop a separator left before a closing tag (``;</DET>`` ->
+    ``</DET>``), as :class:`DetSegLogitsProcessor` can leave one."""
+    return _TRAILING_SEP.sub(r'\1', text)

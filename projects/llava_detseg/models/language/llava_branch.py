@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
+from transformers import LogitsProcessorList
 
 from llava_detseg.registry import MODELS
 from ..utils import load_hf_model, load_hf_tokenizer
@@ -221,12 +222,14 @@ class LlavaLanguageBranch(BaseModule):
     def predict(self, image_tokens: Tensor, questions: Sequence[str],
                 image_index: Sequence[int],
                 max_new_tokens: Optional[int] = None,
-                prefix_allowed_tokens_fn: Optional[Callable] = None
+                prefix_allowed_tokens_fn: Optional[Callable] = None,
+                logits_processor: Optional[Sequence[Callable]] = None
                 ) -> List[str]:
         """Greedy answers, one per question, in one batched ``generate``
         (at most ``max_new_tokens`` tokens, default the constructor's;
-        ``prefix_allowed_tokens_fn`` is ``generate``'s, given the generated
-        ids of each row, see ``constrained_decoding.py``)."""
+        ``prefix_allowed_tokens_fn`` and ``logits_processor`` are
+        ``generate``'s, given the generated ids of each row, see
+        ``constrained_decoding.py``)."""
         if not questions:
             return []
         embeds = [
@@ -241,6 +244,7 @@ class LlavaLanguageBranch(BaseModule):
             do_sample=False,
             num_beams=1,
             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
+            logits_processor=LogitsProcessorList(logits_processor or []),
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id)
         return [

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
-from .constrained_decoding import LEVELS, DetSegConstraint
+from .constrained_decoding import (LEVELS, DetSegConstraint, terminate_items,
+                                   tidy_answer)
 from .conversation import IMAGE_TOKEN
 
 MODES = ('grounded', 'generative')
@@ -53,6 +54,19 @@ class TextTaskIO:
             only), ``'context_any'`` (any context item), ``'grammar'`` (the
             format only), ``None`` (free greedy decoding) or ``'auto'`` (default:
             ``'context'`` in grounded mode, ``'grammar'`` in generative).
+        switch_prob (float, optional): At the context levels, copy each
+            class as one run and start another class only where the model
+            gives it at least this probability (among the class names and
+            the closing tag); otherwise close the block, so that an answer
+            ends when the classes the model wants run out (see
+            ``DetSegLogitsProcessor``). ``None``: the constraint's masking
+            only. Default 0.1.
+        terminate_items (bool): Train on answers whose every item ends with
+            the separator (``a; b;</DET>``; ``pred_texts`` drop the last
+            one), so that a block ends where the model chooses the next
+            class: the position where class runs decide (``switch_prob``)
+            is then one where the model was trained to close "only the
+            circles" and to go on with "all objects". Default False.
     """
 
     def __init__(self,
@@ -65,7 +79,9 @@ class TextTaskIO:
                  loss_weight: float = 1.0,
                  loc_loss_weight: float = 1.0,
                  codec: Optional[dict] = None,
-                 constrain: Optional[str] = 'auto') -> None:
+                 constrain: Optional[str] = 'auto',
+                 switch_prob: Optional[float] = 0.1,
+                 terminate_items: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
                              f'{mode!r}')
@@ -81,6 +97,11 @@ class TextTaskIO:
                 'or None)')
         self.mode = mode
         self.constrain = constrain
+        if switch_prob is not None and not 0 <= switch_prob <= 1:
+            raise ValueError('text_cfg.switch_prob must be in [0, 1] or '
+                             f'None, got {switch_prob}')
+        self.switch_prob = switch_prob
+        self.terminate_items = terminate_items
         self._constraint: Optional[DetSegConstraint] = None
         self._loc_ids: Optional[Tensor] = None
         self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
@@ -148,8 +169,11 @@ class TextTaskIO:
         for row, i in enumerate(rows):
             for item in samples[i].metainfo['text_conversations']:
                 prompt = self.prompt(item, item.get('context', ''))
+                answer = item['answer']
+                if self.terminate_items:
+                    answer = terminate_items(answer)
                 convs.append([{'from': 'human', 'value': prompt},
-                              {'from': 'gpt', 'value': item['answer']}])
+                              {'from': 'gpt', 'value': answer}])
                 owner.append(row)
         tokens = self._tokens(language, hidden_states, rows)
         if self.loc_loss_weight == 1.0:
@@ -170,13 +194,14 @@ class TextTaskIO:
             self._loc_ids = torch.as_tensor(ids, device=target.device)
         return torch.isin(target, self._loc_ids)
 
-    def _allowed_fn(self, language, contexts: List[str]):
+    def _processors(self, language, contexts: List[str]) -> list:
         if self.constrain is None:
-            return None
+            return []
         if self._constraint is None:
             self._constraint = DetSegConstraint(language.tokenizer,
                                                 self.codec, self.constrain)
-        return self._constraint.build(contexts, self.max_new_tokens)
+        return [self._constraint.processor(contexts, self.max_new_tokens,
+                                           self.switch_prob)]
 
     @torch.no_grad()
     def predict(self, language, hidden_states: Sequence[Tensor],
@@ -197,9 +222,9 @@ class TextTaskIO:
         texts = language.predict(
             self._tokens(language, hidden_states, rows), prompts, owner,
             max_new_tokens=self.max_new_tokens,
-            prefix_allowed_tokens_fn=self._allowed_fn(language, contexts))
+            logits_processor=self._processors(language, contexts))
         for row, i in enumerate(rows):
             samples[i].pred_texts, samples[i].text_prompts = [], []
         for text, prompt, row in zip(texts, prompts, owner):
-            samples[rows[row]].pred_texts.append(text)
+            samples[rows[row]].pred_texts.append(tidy_answer(text))
             samples[rows[row]].text_prompts.append(prompt)
