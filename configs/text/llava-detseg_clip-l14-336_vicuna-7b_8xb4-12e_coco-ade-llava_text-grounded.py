@@ -24,12 +24,16 @@ model = dict(
         context_max_boxes=50,
         max_new_tokens=768,
         loc_loss_weight=0.1,
+        # class runs decided by the model, trained where they are decided
+        # (docs/text_format.md#constrained-decoding)
+        switch_prob=0.2,
+        terminate_items=True,
         codec=dict(max_boxes=50, background_index=None, max_vertices=32,
                    tolerance=2.0, min_region_area=256)))
 
 coco_text = dict(type='GenerateTextInstructions', classes=det_classes,
                  kinds=('det_all', 'det_class', 'count', 'where'),
-                 codec=coco_codec)
+                 codec=coco_codec, answer_order='class')
 ade_text = dict(type='GenerateTextInstructions', classes=seg_classes,
                 seg_classes=seg_classes, kinds=('seg_all', 'seg_class'),
                 codec=ade_codec)

@@ -4,8 +4,9 @@
 _base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-grounded-ft.py']
 
 model = dict(
+    # grammar-level decoding as measured (no class runs without a context)
     text_cfg=dict(mode='generative', loc_loss_weight=1.0,
-                  terminate_items=False))
+                  terminate_items=False, switch_prob=None))
 
 # answers are the annotations: no detector-like context noise
 train_dataloader = dict(

@@ -32,7 +32,8 @@ def test_text_loss_and_predict(cfg, mode, loc_weight):
     cfg.model.language.special_tokens = dict()
     cfg.model.text_cfg = dict(classes=CLASSES, mode=mode, max_new_tokens=5,
                               context_score_thr=0.0, context_max_boxes=3,
-                              loc_loss_weight=loc_weight)
+                              loc_loss_weight=loc_weight,
+                              terminate_items=mode == 'grounded')
     model = MODELS.build(cfg.model)
     model.init_weights()
     batch = _batch(cfg, 'train', 'img_shape', 2)
@@ -80,6 +81,12 @@ def test_loc_loss_weight_weights_the_loc_tokens(cfg):
     torch.manual_seed(1)
     same = model(**data, mode='loss')['text.loss_lm']
     assert torch.isclose(plain, same, rtol=1e-5)
+    # items ended with the separator: other targets, another loss
+    text.loc_loss_weight = 1.0
+    text.terminate_items = True
+    torch.manual_seed(1)
+    ended = model(**data, mode='loss')['text.loss_lm']
+    assert torch.isfinite(ended) and not torch.isclose(plain, ended)
     with pytest.raises(ValueError, match='loc_loss_weight'):
         TextTaskIO(CLASSES, loc_loss_weight=-1)
 

@@ -9,7 +9,8 @@ from mmengine.registry import init_default_scope
 from llava_detseg.datasets.transforms.text_instructions import \
     GenerateTextInstructions
 from llava_detseg.models.language.constrained_decoding import (
-    DetSegConstraint, DetSegLogitsProcessor, context_items, tidy_answer)
+    DetSegConstraint, DetSegLogitsProcessor, context_items, terminate_items,
+    tidy_answer)
 from llava_detseg.models.language.special_tokens import add_detseg_tokens
 from llava_detseg.models.language.text_tasks import TextTaskIO
 from llava_detseg.registry import DATASETS, MODELS
@@ -76,6 +77,13 @@ def test_every_training_answer_is_allowed(tokenizer, level):
     for item in items:
         ids = _ids(tokenizer, item['answer'])
         assert constraint.check(ids, item['context']), item['answer']
+        # answers trained with terminate_items: the processor's parser
+        # takes them, the plain constraint does not close after '; '
+        ended = terminate_items(item['answer'])
+        ids = _ids(tokenizer, ended)
+        assert constraint.check(ids, item['context'], policy=True), ended
+        if ended != item['answer']:
+            assert not constraint.check(ids, item['context']), ended
 
 
 def _loc(tokenizer, i: int) -> int:
@@ -198,6 +206,10 @@ def test_class_runs_and_switches(tokenizer):
 
 
 def test_tidy_answer():
+    text = 'Answer: 2 <DET>a <loc_1>; b <loc_2></DET> <SEG></SEG>'
+    assert terminate_items(text) == \
+        'Answer: 2 <DET>a <loc_1>; b <loc_2>;</DET> <SEG></SEG>'
+    assert tidy_answer(terminate_items(text)) == text
     assert tidy_answer('Answer: 1 <DET>circle <loc_1>;</DET> <SEG>a; </SEG>') \
         == 'Answer: 1 <DET>circle <loc_1></DET> <SEG>a</SEG>'
     assert tidy_answer('Answer: <DET>a; b</DET>') == 'Answer: <DET>a; b</DET>'

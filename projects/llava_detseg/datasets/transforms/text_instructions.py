@@ -71,7 +71,8 @@ class GenerateTextInstructions(BaseTransform):
         classes (Sequence[str]): Detection class names.
         seg_classes (Sequence[str], optional): Semantic label names
             (default ``('background', *classes)``).
-        kinds (Sequence[str]): Instruction kinds to draw from (:data:`KINDS`).
+        kinds (Sequence[str]): Instruction kinds to draw from (:data:`KINDS`);
+            a kind listed twice is drawn about twice as often.
         num_per_image (int, optional): Random instructions per sample;
             ``None`` (test mode): a fixed set, ``det_all``, ``seg_all``, one
             ``det_class`` per class present and one ``count`` (first

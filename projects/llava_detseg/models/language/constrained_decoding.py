@@ -263,6 +263,18 @@ class _RowParser:
                 return [v.open[k] for k in due]
             return self.o.outside_ids(openable, not due)
         close = v.close[self.kind]
+        ids = self._item_ids(remaining, close)
+        sep = self.o.separator[self.kind]
+        n = len(self.buf)
+        if self.policy and not self.first and n < len(sep) and \
+                tuple(self.buf) == sep[:n] and remaining > len(sep) - n:
+            # a model trained with terminate_items ends even the last item
+            # with the separator; the block closes after it
+            ids = sorted(set(ids) | {sep[n]})
+        return ids
+
+    def _item_ids(self, remaining: int, close: int) -> List[int]:
+        """The allowed tokens inside an open block."""
         if not self.buf:
             # item boundary: another item only if the budget can finish it
             # and close the block (context items are filtered by length in

@@ -60,7 +60,7 @@ class TextTaskIO:
             the closing tag); otherwise close the block, so that an answer
             ends when the classes the model wants run out (see
             ``DetSegLogitsProcessor``). ``None``: the constraint's masking
-            only. Default 0.1.
+            only. Default 0.2.
         terminate_items (bool): Train on answers whose every item ends with
             the separator (``a; b;</DET>``; ``pred_texts`` drop the last
             one), so that a block ends where the model chooses the next
@@ -80,7 +80,7 @@ class TextTaskIO:
                  loc_loss_weight: float = 1.0,
                  codec: Optional[dict] = None,
                  constrain: Optional[str] = 'auto',
-                 switch_prob: Optional[float] = 0.1,
+                 switch_prob: Optional[float] = 0.2,
                  terminate_items: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
