@@ -42,6 +42,23 @@ def test_test_mode_is_a_fixed_set_with_parsable_answers():
     assert only['answer'].split('<DET>')[1].split('; ')[0] in only['context']
 
 
+def test_test_kinds_add_one_seg_class_per_class_in_the_map():
+    t = GenerateTextInstructions(
+        CLASSES, num_per_image=None,
+        test_kinds=('seg_all', 'seg_class', 'count'))
+    items = t(_results())['text_conversations']
+    assert [i['kind'] for i in items] == ['seg_all', 'seg_class',
+                                          'seg_class', 'count']
+    assert [i['question'] for i in items[1:3]] == ['Segment the circle.',
+                                                   'Segment the square.']
+    codec = DetSegTextCodec(CLASSES)
+    squares = codec.decode(items[2]['answer'], (100, 200))
+    assert squares.ok and {lab for lab, _ in squares.polygons} == {2}
+    assert len(squares.polygons) == 2
+    with pytest.raises(ValueError, match='test_kinds'):
+        GenerateTextInstructions(CLASSES, test_kinds=('where', ))
+
+
 def test_random_kinds_where_and_compound():
     np.random.seed(0)
     t = GenerateTextInstructions(CLASSES, kinds=('where', 'compound'),

@@ -63,6 +63,7 @@ def test_reference_answers_score_like_the_ground_truth(samples):
     m = _run(ds, ss, lambda item: item['answer'])
     assert m['text/parse_failure_rate'] == 0
     assert m['text/only_class_purity'] == 1
+    assert m['text/only_class_recall'] == 1
     assert m['text/count_acc'] == 1
     assert m['text/bbox_mAP'] > 0.95  # one-bin error only
     assert m['text/mIoU'] > 90
@@ -90,7 +91,34 @@ def test_other_class_breaks_purity(samples):
 
     m = _run(ds, ss, wrong)
     assert m['text/only_class_purity'] == 0
+    assert m['text/only_class_recall'] == 0
     assert m['text/parse_failure_rate'] == 0
+
+
+def test_empty_only_class_answers_are_pure_but_keep_nothing(samples):
+    """Closing "only {class}" blocks at once keeps purity at 1; recall
+    shows that the class's boxes were dropped. Keeping the first of each
+    class's boxes gives recall strictly between."""
+    ds, ss = samples
+
+    def empty(item):
+        if item['kind'] != 'det_class':
+            return item['answer']
+        return 'Answer: 0 <DET></DET>'
+
+    m = _run(ds, ss, empty)
+    assert m['text/only_class_purity'] == 1
+    assert m['text/only_class_recall'] == 0
+
+    def first(item):
+        if item['kind'] != 'det_class':
+            return item['answer']
+        block = item['answer'].split('<DET>')[1].split('</DET>')[0]
+        return f'Answer: 1 <DET>{block.split("; ")[0]}</DET>'
+
+    m = _run(ds, ss, first)
+    assert m['text/only_class_purity'] == 1
+    assert 0 < m['text/only_class_recall'] < 1
 
 
 def test_head_vs_text_lines():

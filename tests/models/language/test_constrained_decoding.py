@@ -201,8 +201,13 @@ def test_class_runs_and_switches(tokenizer):
     # without the policy the constraint alone goes on with what is left
     assert run(dict(circle=0.97, square=0.02, triangle=0.01), None) == \
         f'<DET>{a}; {c}; {b}</DET>'
-    with pytest.raises(ValueError, match='switch_prob'):
-        DetSegLogitsProcessor(constraint, [context], 64, switch_prob=1.5)
+    # per block kind: the <DET> threshold decides a <DET> block
+    sure = dict(circle=0.97, square=0.02, triangle=0.01)
+    assert run(sure, dict(det=0.1)) == f'<DET>{a}; {c}</DET>'
+    assert run(sure, dict(det=None, seg=0.1)) == f'<DET>{a}; {c}; {b}</DET>'
+    for bad in (1.5, dict(det=-0.1), dict(box=0.2), True, '0.2'):
+        with pytest.raises(ValueError, match='switch_prob'):
+            DetSegLogitsProcessor(constraint, [context], 64, switch_prob=bad)
 
 
 def test_tidy_answer():

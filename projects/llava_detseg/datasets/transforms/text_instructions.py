@@ -9,6 +9,7 @@ from llava_detseg.structures import DetSegTextCodec
 
 KINDS = ('det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
          'count', 'where')
+TEST_KINDS = ('det_all', 'seg_all', 'det_class', 'count')
 # First template of each kind is the one used in test mode.
 TEMPLATES: Dict[str, Sequence[str]] = dict(
     det_all=('Detect all objects.', 'Find all objects.'),
@@ -74,9 +75,12 @@ class GenerateTextInstructions(BaseTransform):
         kinds (Sequence[str]): Instruction kinds to draw from (:data:`KINDS`);
             a kind listed twice is drawn about twice as often.
         num_per_image (int, optional): Random instructions per sample;
-            ``None`` (test mode): a fixed set, ``det_all``, ``seg_all``, one
-            ``det_class`` per class present and one ``count`` (first
-            templates), each if in ``kinds``.
+            ``None`` (test mode): a fixed set (first templates) of the
+            ``test_kinds`` that are also in ``kinds``.
+        test_kinds (Sequence[str]): The fixed set of test mode: ``det_all``
+            and ``seg_all`` once, ``det_class`` once per class present,
+            ``seg_class`` once per class present in the map, ``count`` once.
+            Default ``('det_all', 'seg_all', 'det_class', 'count')``.
         coords (str): ``'img_shape'`` when boxes / maps were resized with the
             image (training pipelines), ``'ori_shape'`` when they were loaded
             after ``Resize`` (test pipelines).
@@ -109,6 +113,7 @@ class GenerateTextInstructions(BaseTransform):
                  seg_classes: Optional[Sequence[str]] = None,
                  kinds: Sequence[str] = KINDS,
                  num_per_image: Optional[int] = 2,
+                 test_kinds: Sequence[str] = TEST_KINDS,
                  coords: str = 'img_shape',
                  plurals: Optional[Dict[str, str]] = None,
                  codec: Optional[dict] = None,
@@ -130,6 +135,13 @@ class GenerateTextInstructions(BaseTransform):
                              f'be >= 1 or None, got {num_per_image}')
         self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
         self.kinds = tuple(kinds)
+        known = ('det_all', 'seg_all', 'det_class', 'seg_class', 'count')
+        unknown = set(test_kinds) - set(known)
+        if unknown:
+            raise ValueError(f'GenerateTextInstructions: test_kinds '
+                             f'{sorted(unknown)} have no fixed test form; '
+                             f'known: {known}')
+        self.test_kinds = tuple(test_kinds)
         self.num_per_image = num_per_image
         self.coords = coords
         self.plurals = {c: (plurals or {}).get(c, pluralize(c))
@@ -213,6 +225,7 @@ class GenerateTextInstructions(BaseTransform):
 
     def _test_set(self, ctx: dict, makers: List[str]) -> List[dict]:
         out = []
+        makers = [k for k in makers if k in self.test_kinds]
         for kind in ('det_all', 'seg_all'):
             if kind in makers:
                 out.append(self._make(kind, ctx, test=True))
@@ -220,6 +233,11 @@ class GenerateTextInstructions(BaseTransform):
         if 'det_class' in makers:
             for c in present:
                 out.append(self._make('det_class', ctx, test=True, cls=c))
+        if 'seg_class' in makers:
+            index = {n: i for i, n in enumerate(self.codec.classes)}
+            names = {self.codec.seg_classes[i] for i, _ in ctx['seg']}
+            for c in sorted(index[n] for n in names if n in index):
+                out.append(self._make('seg_class', ctx, test=True, cls=c))
         if 'count' in makers and present:
             out.append(self._make('count', ctx, test=True, cls=present[0]))
         return out

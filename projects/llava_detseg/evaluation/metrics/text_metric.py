@@ -37,7 +37,13 @@ class TextDetSegMetric(BaseMetric):
       block their instruction asked for, over all text answers;
     * ``only_class_purity``: ``det_class`` answers ("Detect only the
       circles.") that parse cleanly and hold a ``<DET>`` block with nothing
-      but that class;
+      but that class; ``only_class_recall``: the share of the head's boxes
+      of the asked class (score >= ``head_score_thr``: the context's items)
+      that those answers keep (same class, IoU >= ``agreement_iou``), so
+      that purity won by closing the block early shows;
+      ``seg_only_class_purity``: the same for ``seg_class`` answers
+      ("Segment the circle.") and their ``<SEG>`` block, when the test set
+      has them (``GenerateTextInstructions(test_kinds=...)``);
     * ``count_acc``: ``count`` answers whose number is right;
     * ``det_agreement``: F1 of matching the text boxes of ``det_all`` to the
       head's boxes with score >= ``head_score_thr`` (same class, IoU >=
@@ -112,7 +118,8 @@ class TextDetSegMetric(BaseMetric):
         nseg = len(self.codec.seg_classes)
         for sample in data_samples:
             rec = dict(answers=0, failed=0, det_class=0, pure=0, count=0,
-                       count_ok=0, agree_tp=0, agree_text=0, agree_head=0,
+                       count_ok=0, only_kept=0, only_head=0, seg_class=0,
+                       seg_pure=0, agree_tp=0, agree_text=0, agree_head=0,
                        agree_inter=np.zeros(nseg), agree_union=np.zeros(nseg))
             det_res: List = []
             seg_res: List = []
@@ -136,6 +143,13 @@ class TextDetSegMetric(BaseMetric):
                     rec['det_class'] += 1
                     rec['pure'] += int(parsed.ok and parsed.has_det and set(
                         parsed.labels.tolist()) <= set(item['det']))
+                    self._score_recall(sample, parsed, item['det'], rec)
+                elif kind == 'seg_class':
+                    rec['seg_class'] += 1
+                    rec['seg_pure'] += int(
+                        parsed.ok and parsed.has_seg
+                        and {lab for lab, _ in parsed.polygons}
+                        <= set(item['seg']))
                 elif kind == 'count':
                     rec['count'] += 1
                     words = parsed.answer.split()
@@ -172,6 +186,21 @@ class TextDetSegMetric(BaseMetric):
             out += [(name, r) for r in inner[start:]]
             del inner[start:]
         return out
+
+    def _score_recall(self, sample: dict, parsed, classes: Sequence[int],
+                      rec: dict) -> None:
+        """Count the head's boxes of ``classes`` and those the answer
+        keeps (``only_class_recall``)."""
+        head = sample.get('pred_instances')
+        if head is None:
+            return
+        keep = (head['scores'] >= self.head_score_thr).cpu().numpy()
+        labels = head['labels'].cpu().numpy()
+        keep &= np.isin(labels, list(classes))
+        hb = head['bboxes'].cpu().numpy()[keep]
+        rec['only_head'] += len(hb)
+        rec['only_kept'] += _matches(parsed.bboxes, parsed.labels, hb,
+                                     labels[keep], self.agreement_iou)
 
     def _copied_scores(self, parsed, hb, hl, hs, shape) -> np.ndarray:
         """Per text box: the score of the head box it copies (same class,
@@ -225,6 +254,11 @@ class TextDetSegMetric(BaseMetric):
         out['parse_failure_rate'] = total['failed'] / total['answers']
         if total['det_class']:
             out['only_class_purity'] = total['pure'] / total['det_class']
+        if total['seg_class']:
+            out['seg_only_class_purity'] = total['seg_pure'] / total[
+                'seg_class']
+        if total['only_head']:
+            out['only_class_recall'] = total['only_kept'] / total['only_head']
         if total['count']:
             out['count_acc'] = total['count_ok'] / total['count']
         if total['agree_text'] + total['agree_head']:
@@ -296,7 +330,7 @@ def head_vs_text_lines(metrics: dict) -> List[str]:
             lines.append(f'  {head.split("/")[1]}: head {metrics[head]:.4f}'
                          f'  text {metrics[text]:.4f}')
     for key in ('rank_bbox_mAP', 'parse_failure_rate', 'only_class_purity',
-                'count_acc',
+                'only_class_recall', 'seg_only_class_purity', 'count_acc',
                 'det_agreement', 'seg_agreement'):
         if f'text/{key}' in metrics:
             lines.append(f'  {key}: {metrics["text/" + key]:.4f}')

@@ -39,7 +39,8 @@ the answer cannot end before it has written each block kind of the context
 (the context holds the kinds the instruction asked for).
 """
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import (Callable, Dict, FrozenSet, Iterable, List, Optional,
+                    Sequence, Set, Tuple, Union)
 
 import torch
 from torch import Tensor
@@ -51,6 +52,8 @@ from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
                                                 DetSegTextCodec)
 
 LEVELS = ('grammar', 'context', 'context_any')
+# text_cfg.switch_prob: one threshold, None, or one per block kind
+SwitchProb = Union[None, float, Dict[str, Optional[float]]]
 CONTEXT_LEVELS = ('context', 'context_any')
 _TRAILING_SEP = re.compile(
     r'\s*' + re.escape(ITEM_SEP.strip()) + r'\s*(' + re.escape(DET_CLOSE) +
@@ -125,12 +128,14 @@ class _RowParser:
 
     def __init__(self, owner: 'DetSegConstraint',
                  items: Optional[Dict[str, List[str]]],
-                 policy: bool = False) -> None:
+                 policy: Union[bool, Iterable[str]] = False) -> None:
         self.o = owner
         self.v = owner.vocab
         self.items = items  # None: grammar level
-        # a block may close after a separator (DetSegLogitsProcessor decides)
-        self.policy = policy
+        # the block kinds that may close after a separator
+        # (DetSegLogitsProcessor decides); True: both
+        self.policy: FrozenSet[str] = frozenset(
+            ('det', 'seg') if policy is True else (policy or ()))
         self.fed = 0
         self.done = False
         self.kind: Optional[str] = None  # block being written
@@ -167,7 +172,8 @@ class _RowParser:
                     self.used = []
             return
         if token == v.close[self.kind] and (
-                not self.buf or self.policy and self.at_class_choice()):
+                not self.buf or self.kind in self.policy
+                and self.at_class_choice()):
             # the end of the block (after a separator: the class policy ended it)
             self.written.add(self.kind)
             self.kind = None
@@ -266,7 +272,7 @@ class _RowParser:
         ids = self._item_ids(remaining, close)
         sep = self.o.separator[self.kind]
         n = len(self.buf)
-        if self.policy and not self.first and n < len(sep) and \
+        if self.kind in self.policy and not self.first and n < len(sep) and \
                 tuple(self.buf) == sep[:n] and remaining > len(sep) - n:
             # a model trained with terminate_items ends even the last item
             # with the separator; the block closes after it
@@ -285,7 +291,7 @@ class _RowParser:
                 return [close]
             return sorted(set(self._next_ids(remaining)) | {close})
         nxt = self._next_ids(remaining)
-        if self.policy and self.at_class_choice():
+        if self.kind in self.policy and self.at_class_choice():
             return sorted(set(nxt) | {close})
         return nxt or [close]
 
@@ -417,7 +423,8 @@ class DetSegConstraint:
         return self._outside_cache[key]
 
     def _parsers(self, contexts: Sequence[Optional[str]],
-                 policy: bool = False) -> List[_RowParser]:
+                 policy: Union[bool, Iterable[str]] = False
+                 ) -> List[_RowParser]:
         return [
             _RowParser(self, context_items(c)
                        if self.level in CONTEXT_LEVELS else None, policy)
@@ -460,7 +467,7 @@ class DetSegConstraint:
 
     def processor(self, contexts: Sequence[Optional[str]],
                   max_new_tokens: int,
-                  switch_prob: Optional[float] = None
+                  switch_prob: SwitchProb = None
                   ) -> 'DetSegLogitsProcessor':
         """The constraint as a ``LogitsProcessor`` for one ``generate`` call
         (``contexts`` and ``max_new_tokens`` as for :meth:`build`); with
@@ -510,14 +517,12 @@ class DetSegLogitsProcessor(LogitsProcessor):
 
     def __init__(self, constraint: DetSegConstraint,
                  contexts: Sequence[Optional[str]], max_new_tokens: int,
-                 switch_prob: Optional[float] = None) -> None:
-        if switch_prob is not None and not 0 <= switch_prob <= 1:
-            raise ValueError('switch_prob must be in [0, 1] or None, got '
-                             f'{switch_prob}')
+                 switch_prob: SwitchProb = None) -> None:
         self.constraint = constraint
-        self.switch_prob = switch_prob
-        self.rows = constraint._parsers(contexts,
-                                        policy=switch_prob is not None)
+        self.switch_prob = switch_probs(switch_prob)
+        self.rows = constraint._parsers(
+            contexts, policy=[k for k, p in self.switch_prob.items()
+                              if p is not None])
         self.max_new_tokens = max_new_tokens
         self._starts = {
             key: torch.tensor(sorted(ids), dtype=torch.long)
@@ -532,7 +537,7 @@ class DetSegLogitsProcessor(LogitsProcessor):
             parser = self.constraint._sync(self.rows, row, tokens)
             remaining = self.max_new_tokens - len(tokens)
             allowed = parser.allowed(remaining)
-            if parser.policy and parser.at_class_choice():
+            if parser.kind in parser.policy and parser.at_class_choice():
                 allowed = self._choose_class(parser, remaining, allowed,
                                              scores[row])
             mask[row, allowed] = 0
@@ -554,9 +559,35 @@ class DetSegLogitsProcessor(LogitsProcessor):
         if not ok.any():
             return [close]
         best = int(torch.where(ok, probs[:-1], -1.0).argmax())
-        if probs[best] < self.switch_prob or probs[best] <= probs[-1]:
+        if probs[best] < self.switch_prob[parser.kind] or \
+                probs[best] <= probs[-1]:
             return [close]
         return [int(starts[best])]
+
+
+def switch_probs(switch_prob: SwitchProb,
+                 name: str = 'switch_prob') -> Dict[str, Optional[float]]:
+    """``switch_prob`` per block kind: one value for both, or a dict such
+    as ``dict(det=0.2, seg=None)`` (a kind left out is ``None``: masking
+    only). Raises ``ValueError`` naming ``name`` on anything else."""
+    if switch_prob is None or isinstance(switch_prob, (int, float)):
+        out = dict(det=switch_prob, seg=switch_prob)
+    elif isinstance(switch_prob, dict):
+        unknown = set(switch_prob) - {'det', 'seg'}
+        if unknown:
+            raise ValueError(f'{name}: unknown block kinds {sorted(unknown)}'
+                             '; use "det" and "seg"')
+        out = dict(det=switch_prob.get('det'), seg=switch_prob.get('seg'))
+    else:
+        raise ValueError(f'{name} must be a number in [0, 1], None or a '
+                         f'dict per block kind, got {switch_prob!r}')
+    for kind, p in out.items():
+        if p is not None and (isinstance(p, bool) or
+                              not isinstance(p, (int, float))
+                              or not 0 <= p <= 1):
+            raise ValueError(f'{name} of the {kind} block must be in [0, 1] '
+                             f'or None, got {p!r}')
+    return out
 
 
 def terminate_items(text: str) -> str:

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
-from .constrained_decoding import (LEVELS, DetSegConstraint, terminate_items,
+from .constrained_decoding import (LEVELS, DetSegConstraint, SwitchProb,
+                                   switch_probs, terminate_items,
                                    tidy_answer)
 from .conversation import IMAGE_TOKEN
 
@@ -60,7 +61,8 @@ class TextTaskIO:
             the closing tag); otherwise close the block, so that an answer
             ends when the classes the model wants run out (see
             ``DetSegLogitsProcessor``). ``None``: the constraint's masking
-            only. Default 0.2.
+            only. A dict sets it per block kind, e.g. ``dict(det=0.2,
+            seg=0.05)`` (a kind left out: ``None``). Default 0.2.
         terminate_items (bool): Train on answers whose every item ends with
             the separator (``a; b;</DET>``; ``pred_texts`` drop the last
             one), so that a block ends where the model chooses the next
@@ -80,7 +82,7 @@ class TextTaskIO:
                  loc_loss_weight: float = 1.0,
                  codec: Optional[dict] = None,
                  constrain: Optional[str] = 'auto',
-                 switch_prob: Optional[float] = 0.2,
+                 switch_prob: SwitchProb = 0.2,
                  terminate_items: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
@@ -97,9 +99,9 @@ class TextTaskIO:
                 'or None)')
         self.mode = mode
         self.constrain = constrain
-        if switch_prob is not None and not 0 <= switch_prob <= 1:
-            raise ValueError('text_cfg.switch_prob must be in [0, 1] or '
-                             f'None, got {switch_prob}')
+        # checked here, so a bad value fails at build, not at the first
+        # prediction
+        switch_probs(switch_prob, 'text_cfg.switch_prob')
         self.switch_prob = switch_prob
         self.terminate_items = terminate_items
         self._constraint: Optional[DetSegConstraint] = None
