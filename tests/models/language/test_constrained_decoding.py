@@ -210,6 +210,40 @@ def test_class_runs_and_switches(tokenizer):
             DetSegLogitsProcessor(constraint, [context], 64, switch_prob=bad)
 
 
+def test_run_stop_rule(tokenizer):
+    """Inside a class run the block closes only where the model gives the
+    closing tag at least run_stop_prob against the run's next item, right
+    after the separator and right after the item alike."""
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, 'context')
+    context = codec.det_block(codec.det_items(
+        np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
+        np.array([0, 1, 0]), (100, 100)))
+    a = context_items(context)['det'][0]  # the first of two circles
+    circle = tokenizer('; circle', add_special_tokens=False).input_ids[1]
+    sep = tokenizer(';', add_special_tokens=False).input_ids[0]
+    close = tokenizer.convert_tokens_to_ids('</DET>')
+
+    def allowed(prefix, go, run_stop, p_close=0.7, switch=0.1):
+        ids = tokenizer(prefix, add_special_tokens=False).input_ids
+        proc = constraint.processor([context], 64, switch, run_stop)
+        scores = torch.full((1, len(tokenizer)), -30.0)
+        scores[0, go] = 0.0
+        scores[0, close] = float(np.log(p_close / (1 - p_close)))
+        out = proc(torch.tensor([ids], dtype=torch.long), scores)
+        return set(torch.isfinite(out[0]).nonzero().flatten().tolist())
+
+    for prefix, go in ((f'<DET>{a};', circle), (f'<DET>{a}', sep)):
+        assert allowed(prefix, go, None) == {go, close}  # greedy decides
+        assert allowed(prefix, go, 0.9) == {go}  # 0.7 < 0.9: the run goes on
+        assert allowed(prefix, go, 0.5) == {close}
+        assert allowed(prefix, go, dict(seg=0.5)) == {go, close}
+    # the rule belongs to class runs: off without switch_prob
+    assert allowed(f'<DET>{a}', sep, 0.9, switch=None) == {sep, close}
+    with pytest.raises(ValueError, match='run_stop_prob'):
+        constraint.processor([context], 64, 0.1, dict(det=1.5))
+
+
 def test_tidy_answer():
     text = 'Answer: 2 <DET>a <loc_1>; b <loc_2></DET> <SEG></SEG>'
     assert terminate_items(text) == \

@@ -52,8 +52,8 @@ from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
                                                 DetSegTextCodec)
 
 LEVELS = ('grammar', 'context', 'context_any')
-# text_cfg.switch_prob: one threshold, None, or one per block kind
-SwitchProb = Union[None, float, Dict[str, Optional[float]]]
+# text_cfg.switch_prob / run_stop_prob: one value, None, or one per block kind
+KindProb = Union[None, float, Dict[str, Optional[float]]]
 CONTEXT_LEVELS = ('context', 'context_any')
 _TRAILING_SEP = re.compile(
     r'\s*' + re.escape(ITEM_SEP.strip()) + r'\s*(' + re.escape(DET_CLOSE) +
@@ -191,6 +191,12 @@ class _RowParser:
         if self.first:
             return not self.buf
         return tuple(self.buf) == self.o.separator[self.kind]
+
+    def in_run(self) -> bool:
+        """Whether an item was just completed and the context has more of
+        its class (the next token is the separator or the closing tag)."""
+        return (self.kind is not None and not self.first and not self.buf
+                and self.run_class() is not None)
 
     def _complete(self) -> bool:
         if self.items is not None:
@@ -467,7 +473,8 @@ class DetSegConstraint:
 
     def processor(self, contexts: Sequence[Optional[str]],
                   max_new_tokens: int,
-                  switch_prob: SwitchProb = None
+                  switch_prob: KindProb = None,
+                  run_stop_prob: KindProb = None
                   ) -> 'DetSegLogitsProcessor':
         """The constraint as a ``LogitsProcessor`` for one ``generate`` call
         (``contexts`` and ``max_new_tokens`` as for :meth:`build`); with
@@ -475,7 +482,7 @@ class DetSegConstraint:
         class only where the model wants another one (see
         :class:`DetSegLogitsProcessor`)."""
         return DetSegLogitsProcessor(self, contexts, max_new_tokens,
-                                     switch_prob)
+                                     switch_prob, run_stop_prob)
 
     def check(self, tokens: Sequence[int], context: Optional[str] = None,
               policy: bool = False) -> bool:
@@ -517,9 +524,11 @@ class DetSegLogitsProcessor(LogitsProcessor):
 
     def __init__(self, constraint: DetSegConstraint,
                  contexts: Sequence[Optional[str]], max_new_tokens: int,
-                 switch_prob: SwitchProb = None) -> None:
+                 switch_prob: KindProb = None,
+                 run_stop_prob: KindProb = None) -> None:
         self.constraint = constraint
-        self.switch_prob = switch_probs(switch_prob)
+        self.switch_prob = per_block_kind(switch_prob)
+        self.run_stop_prob = per_block_kind(run_stop_prob, 'run_stop_prob')
         self.rows = constraint._parsers(
             contexts, policy=[k for k, p in self.switch_prob.items()
                               if p is not None])
@@ -540,6 +549,10 @@ class DetSegLogitsProcessor(LogitsProcessor):
             if parser.kind in parser.policy and parser.at_class_choice():
                 allowed = self._choose_class(parser, remaining, allowed,
                                              scores[row])
+            elif parser.kind in parser.policy and parser.in_run():
+                # an item of a run is complete: close here only as the
+                # run's stop rule allows
+                allowed = self._stop_or_go(parser, allowed, scores[row])
             mask[row, allowed] = 0
         return scores + mask
 
@@ -550,7 +563,9 @@ class DetSegLogitsProcessor(LogitsProcessor):
         close = parser.v.close[parser.kind]
         run = None if parser.first else parser.run_class()
         if run is not None:  # go on with the run, or end the block here
-            return sorted(set(parser.next_ids(remaining, run)) | {close})
+            return self._stop_or_go(
+                parser, sorted(set(parser.next_ids(remaining, run)) | {close}),
+                scores)
         starts = self._starts[(parser.kind, parser.first)].to(scores.device)
         probs = torch.cat([scores[starts], scores[close:close + 1]]).float(
         ).softmax(-1)
@@ -564,12 +579,27 @@ class DetSegLogitsProcessor(LogitsProcessor):
             return [close]
         return [int(starts[best])]
 
+    def _stop_or_go(self, parser: _RowParser, allowed: List[int],
+                    scores: Tensor) -> List[int]:
+        """Inside a class run: the closing tag alone if the model gives it
+        at least ``run_stop_prob`` against going on, else going on only;
+        without ``run_stop_prob`` the model's argmax decides."""
+        stop = self.run_stop_prob[parser.kind]
+        close = parser.v.close[parser.kind]
+        go = [t for t in allowed if t != close]
+        if stop is None or not go or len(go) == len(allowed):
+            return allowed
+        ids = torch.tensor(go + [close], device=scores.device)
+        probs = scores[ids].float().softmax(-1)
+        return [close] if probs[-1] >= stop else go
 
-def switch_probs(switch_prob: SwitchProb,
-                 name: str = 'switch_prob') -> Dict[str, Optional[float]]:
-    """``switch_prob`` per block kind: one value for both, or a dict such
-    as ``dict(det=0.2, seg=None)`` (a kind left out is ``None``: masking
-    only). Raises ``ValueError`` naming ``name`` on anything else."""
+
+def per_block_kind(switch_prob: KindProb,
+                   name: str = 'switch_prob') -> Dict[str, Optional[float]]:
+    """A probability option (``switch_prob``, ``run_stop_prob``) per block
+    kind: one value for both, or a dict such as ``dict(det=0.2, seg=None)``
+    (a kind left out is ``None``: the option is off for it). Raises
+    ``ValueError`` naming ``name`` on anything else."""
     if switch_prob is None or isinstance(switch_prob, (int, float)):
         out = dict(det=switch_prob, seg=switch_prob)
     elif isinstance(switch_prob, dict):

@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
-from .constrained_decoding import (LEVELS, DetSegConstraint, SwitchProb,
-                                   switch_probs, terminate_items,
+from .constrained_decoding import (LEVELS, DetSegConstraint, KindProb,
+                                   per_block_kind, terminate_items,
                                    tidy_answer)
 from .conversation import IMAGE_TOKEN
 
@@ -63,6 +63,13 @@ class TextTaskIO:
             ``DetSegLogitsProcessor``). ``None``: the constraint's masking
             only. A dict sets it per block kind, e.g. ``dict(det=0.2,
             seg=0.05)`` (a kind left out: ``None``). Default 0.2.
+        run_stop_prob (float | dict, optional): With ``switch_prob``: inside
+            a class run, close the block before the class's items run out
+            only where the model gives the closing tag at least this
+            probability against the run's next item (``1.0``: every class
+            is copied whole, the model chooses only the classes). ``None``
+            (default): the model's greedy choice. Per block kind as for
+            ``switch_prob``.
         terminate_items (bool): Train on answers whose every item ends with
             the separator (``a; b;</DET>``; ``pred_texts`` drop the last
             one), so that a block ends where the model chooses the next
@@ -82,7 +89,8 @@ class TextTaskIO:
                  loc_loss_weight: float = 1.0,
                  codec: Optional[dict] = None,
                  constrain: Optional[str] = 'auto',
-                 switch_prob: SwitchProb = 0.2,
+                 switch_prob: KindProb = 0.2,
+                 run_stop_prob: KindProb = None,
                  terminate_items: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
@@ -101,8 +109,10 @@ class TextTaskIO:
         self.constrain = constrain
         # checked here, so a bad value fails at build, not at the first
         # prediction
-        switch_probs(switch_prob, 'text_cfg.switch_prob')
+        per_block_kind(switch_prob, 'text_cfg.switch_prob')
+        per_block_kind(run_stop_prob, 'text_cfg.run_stop_prob')
         self.switch_prob = switch_prob
+        self.run_stop_prob = run_stop_prob
         self.terminate_items = terminate_items
         self._constraint: Optional[DetSegConstraint] = None
         self._loc_ids: Optional[Tensor] = None
@@ -203,7 +213,8 @@ class TextTaskIO:
             self._constraint = DetSegConstraint(language.tokenizer,
                                                 self.codec, self.constrain)
         return [self._constraint.processor(contexts, self.max_new_tokens,
-                                           self.switch_prob)]
+                                           self.switch_prob,
+                                           self.run_stop_prob)]
 
     @torch.no_grad()
     def predict(self, language, hidden_states: Sequence[Tensor],
