@@ -27,6 +27,7 @@ from _bootstrap import ensure_package  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='the text config (its model.text_cfg '
                         'gives the codec, its test_evaluator the ann_file)')
@@ -37,6 +38,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--max-boxes', type=int, nargs='+', default=None,
                         help="most boxes per context (default: the config's "
                         'context_max_boxes)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. test_evaluator.0.'
+                        'metric.ann_file=data/mine/annotations/val.json')
     return parser.parse_args()
 
 
@@ -66,6 +70,8 @@ def main() -> int:
               'tools/test.py CONFIG CKPT --out PREDS.pkl)', file=sys.stderr)
         return 2
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     text_cfg = cfg.model.get('text_cfg')
     if not text_cfg:
         print(f'error: {args.config} has no model.text_cfg', file=sys.stderr)
@@ -79,7 +85,15 @@ def main() -> int:
         return 2
     codec = DetSegTextCodec(text_cfg['classes'], text_cfg.get('seg_classes'),
                             **(text_cfg.get('codec') or {}))
-    ann_file = _ann_file(cfg.test_evaluator)
+    try:
+        ann_file = _ann_file(cfg.test_evaluator)
+    except KeyError as e:
+        print(f'error: {args.config}: {e.args[0]}', file=sys.stderr)
+        return 2
+    if not osp.isfile(ann_file):
+        print(f'error: {ann_file} (test_evaluator ann_file of '
+              f'{args.config}) does not exist', file=sys.stderr)
+        return 2
     meta = dict(classes=tuple(text_cfg['classes']))
 
     def score(thr: float, max_boxes: int) -> dict:

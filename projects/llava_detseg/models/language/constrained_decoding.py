@@ -515,6 +515,13 @@ class DetSegLogitsProcessor(LogitsProcessor):
       context holds no more of them (it gives the other classes almost no
       probability), while "all objects" goes on to the next class (it gives
       them some).
+    * **run stops** (``run_stop_prob``): inside a run, the block closes
+      before the class's items run out only where the model gives the
+      closing tag at least ``run_stop_prob`` against the run's next item
+      (``1.0``: classes are copied whole; ``None``: greedy decides).
+
+    Both options take one value or a dict per block kind (``'det'``,
+    ``'seg'``; see :func:`per_block_kind`).
 
     A block closed after a separator ends in ``;</DET>``, which the codec
     reads as the same block; :func:`tidy_answer` removes the separator. At
