@@ -87,6 +87,12 @@ def test_loc_loss_weight_weights_the_loc_tokens(cfg):
     torch.manual_seed(1)
     ended = model(**data, mode='loss')['text.loss_lm']
     assert torch.isfinite(ended) and not torch.isclose(plain, ended)
+    # the class choices weighted up: the weighted path, another loss
+    text.decision_loss_weight = 5.0
+    torch.manual_seed(1)
+    decided = model(**data, mode='loss')['text.loss_lm']
+    assert torch.isfinite(decided) and not torch.isclose(ended, decided)
+    text.decision_loss_weight = 1.0
     with pytest.raises(ValueError, match='loc_loss_weight'):
         TextTaskIO(CLASSES, loc_loss_weight=-1)
 
@@ -102,3 +108,29 @@ def test_text_cfg_needs_a_language_branch(cfg):
     cfg.model.text_cfg = dict(classes=CLASSES)
     with pytest.raises(ValueError, match='needs a language branch'):
         MODELS.build(cfg.model)
+
+
+def test_decision_tokens_are_the_class_choices(tiny_ckpt):
+    """decision_loss_weight picks the token after each open tag and item
+    separator (class names, the closing tag), row by row."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from llava_detseg.models.language.special_tokens import add_detseg_tokens
+    tok = AutoTokenizer.from_pretrained(tiny_ckpt['llava'])
+    add_detseg_tokens(tok)
+    text = TextTaskIO(CLASSES, decision_loss_weight=5.0)
+    answer = ('Answer: 2 <DET>circle <loc_1><loc_2><loc_3><loc_4>; square '
+              '<loc_5><loc_6><loc_7><loc_8>;</DET>')
+    ids = tok(' ' + answer, add_special_tokens=False).input_ids
+    # two answers in two rows: the first token of the second row follows
+    # the last of the first only in the flat target, not in its answer
+    target = torch.tensor(ids + ids)
+    seq = torch.tensor([0] * len(ids) + [1] * len(ids))
+    lang = SimpleNamespace(tokenizer=tok)
+    picked = target[text._is_decision(lang, target, seq)].tolist()
+    words = [tok.decode([i]).strip() for i in picked]
+    assert words == ['circle', 'square', '</DET>'] * 2
+    with pytest.raises(ValueError, match='decision_loss_weight'):
+        TextTaskIO(CLASSES, decision_loss_weight=-1)

@@ -408,6 +408,14 @@ class DetSegConstraint:
         self._item_cache: Dict[tuple, Tuple[int, ...]] = {}
         self._outside_cache: Dict[tuple, List[int]] = {}
 
+    def decision_after(self) -> Set[int]:
+        """Tokens after which a class choice comes: the open tags and the
+        separator's last token. The next token (a class name or the closing
+        tag) is where the class-switch and run-stop rules ask the model."""
+        out = set(self.vocab.open.values())
+        out |= {sep[-1] for sep in self.separator.values() if sep}
+        return out
+
     def item_ids(self, kind: str, text: str, first: bool) -> Tuple[int, ...]:
         key = (kind, text, first)
         if key not in self._item_cache:

@@ -76,6 +76,12 @@ class TextTaskIO:
             class: the position where class runs decide (``switch_prob``)
             is then one where the model was trained to close "only the
             circles" and to go on with "all objects". Default False.
+        decision_loss_weight (float): Relative weight of the answer tokens
+            that follow an open tag or an item separator (a class name or
+            the closing tag: which classes to answer, where to stop), the
+            decisions that ``switch_prob`` and ``run_stop_prob`` read. The
+            mean is taken over the weights, as for ``loc_loss_weight``.
+            Default 1.0.
     """
 
     def __init__(self,
@@ -91,7 +97,8 @@ class TextTaskIO:
                  constrain: Optional[str] = 'auto',
                  switch_prob: KindProb = 0.2,
                  run_stop_prob: KindProb = None,
-                 terminate_items: bool = False) -> None:
+                 terminate_items: bool = False,
+                 decision_loss_weight: float = 1.0) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
                              f'{mode!r}')
@@ -125,6 +132,11 @@ class TextTaskIO:
             raise ValueError('text_cfg.loc_loss_weight must be >= 0, got '
                              f'{loc_loss_weight}')
         self.loc_loss_weight = loc_loss_weight
+        if decision_loss_weight < 0:
+            raise ValueError('text_cfg.decision_loss_weight must be >= 0, '
+                             f'got {decision_loss_weight}')
+        self.decision_loss_weight = decision_loss_weight
+        self._decision_after: Optional[Tensor] = None
 
     # ------------------------------------------------------------------
     def prompt(self, item: dict, context: str) -> str:
@@ -188,15 +200,34 @@ class TextTaskIO:
                               {'from': 'gpt', 'value': answer}])
                 owner.append(row)
         tokens = self._tokens(language, hidden_states, rows)
-        if self.loc_loss_weight == 1.0:
+        if self.loc_loss_weight == 1.0 and self.decision_loss_weight == 1.0:
             loss = language.loss(tokens, convs, owner)['loss_lm']
             return {'text.loss_lm': loss * self.loss_weight}
-        logits, target = language.answer_logits(tokens, convs, owner)
+        logits, target, seq = language.answer_logits(tokens, convs, owner,
+                                                     return_rows=True)
         per_token = F.cross_entropy(logits.float(), target, reduction='none')
         weight = torch.ones_like(per_token)
         weight[self._is_loc(language, target)] = self.loc_loss_weight
+        if self.decision_loss_weight != 1.0:
+            weight[self._is_decision(language, target, seq)] = \
+                self.decision_loss_weight
         loss = (per_token * weight).sum() / weight.sum().clamp_min(1e-6)
         return {'text.loss_lm': loss * self.loss_weight}
+
+    def _is_decision(self, language, target: Tensor, seq: Tensor) -> Tensor:
+        """Which targets follow an open tag or an item separator in the
+        same answer: a class name or the closing tag, the choices that the
+        class-switch and run-stop rules read at test time."""
+        if self._decision_after is None or \
+                self._decision_after.device != target.device:
+            constraint = self._constraint or DetSegConstraint(
+                language.tokenizer, self.codec, 'grammar')
+            self._decision_after = torch.as_tensor(
+                sorted(constraint.decision_after()), device=target.device)
+        prev = torch.cat([target.new_full((1, ), -1), target[:-1]])
+        same = torch.cat([seq.new_zeros(1, dtype=torch.bool),
+                          seq[1:] == seq[:-1]])
+        return same & torch.isin(prev, self._decision_after)
 
     def _is_loc(self, language, target: Tensor) -> Tensor:
         """Which targets are ``<loc_i>`` tokens."""
