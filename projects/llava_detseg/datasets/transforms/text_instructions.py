@@ -10,6 +10,8 @@ from llava_detseg.structures import DetSegTextCodec
 KINDS = ('det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
          'count', 'where')
 TEST_KINDS = ('det_all', 'seg_all', 'det_class', 'count')
+# kinds with a fixed test form (GenerateTextInstructions(test_kinds=...))
+TEST_FORMS = ('det_all', 'seg_all', 'det_class', 'seg_class', 'count')
 # First template of each kind is the one used in test mode.
 TEMPLATES: Dict[str, Sequence[str]] = dict(
     det_all=('Detect all objects.', 'Find all objects.'),
@@ -135,12 +137,11 @@ class GenerateTextInstructions(BaseTransform):
                              f'be >= 1 or None, got {num_per_image}')
         self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
         self.kinds = tuple(kinds)
-        known = ('det_all', 'seg_all', 'det_class', 'seg_class', 'count')
-        unknown = set(test_kinds) - set(known)
+        unknown = set(test_kinds) - set(TEST_FORMS)
         if unknown:
             raise ValueError(f'GenerateTextInstructions: test_kinds '
                              f'{sorted(unknown)} have no fixed test form; '
-                             f'known: {known}')
+                             f'known: {TEST_FORMS}')
         self.test_kinds = tuple(test_kinds)
         self.num_per_image = num_per_image
         self.coords = coords
@@ -234,9 +235,7 @@ class GenerateTextInstructions(BaseTransform):
             for c in present:
                 out.append(self._make('det_class', ctx, test=True, cls=c))
         if 'seg_class' in makers:
-            index = {n: i for i, n in enumerate(self.codec.classes)}
-            names = {self.codec.seg_classes[i] for i, _ in ctx['seg']}
-            for c in sorted(index[n] for n in names if n in index):
+            for c in self._present(ctx, seg=True):
                 out.append(self._make('seg_class', ctx, test=True, cls=c))
         if 'count' in makers and present:
             out.append(self._make('count', ctx, test=True, cls=present[0]))
@@ -255,13 +254,18 @@ class GenerateTextInstructions(BaseTransform):
     def _seg_label(self, c: int) -> int:
         return self.codec.seg_classes.index(self.codec.classes[c])
 
+    def _present(self, ctx: dict, seg: bool = False) -> List[int]:
+        """Detection class indices present in the boxes, or with ``seg``
+        in the map (seg-only data has no boxes)."""
+        if not seg:
+            return sorted(set(ctx['labels'].tolist()))
+        index = {n: i for i, n in enumerate(self.codec.classes)}
+        names = {self.codec.seg_classes[i] for i, _ in ctx['seg'] or []}
+        return sorted(index[n] for n in names if n in index)
+
     def _random_class(self, ctx: dict, test: bool, seg: bool = False
                       ) -> int:
-        present = sorted(set(ctx['labels'].tolist()))
-        if seg:  # classes present in the map (seg-only data has no boxes)
-            index = {n: i for i, n in enumerate(self.codec.classes)}
-            names = [self.codec.seg_classes[i] for i, _ in ctx['seg'] or []]
-            present = sorted({index[n] for n in names if n in index})
+        present = self._present(ctx, seg)
         # mostly present classes, sometimes absent ones (empty answers)
         if present and (test or np.random.rand() < 0.8):
             return present[0] if test else int(np.random.choice(present))

@@ -157,14 +157,20 @@ class TextDetSegMetric(BaseMetric):
                                            and words[0] == item.get('gt'))
             self.results.append((rec, det_res, seg_res))
 
-    def _score_det(self, sample: dict, parsed, rec: dict) -> list:
+    def _head_boxes(self, sample: dict) -> Optional[tuple]:
+        """The head's boxes, labels and scores with score >=
+        ``head_score_thr`` as numpy arrays; None without predictions."""
         head = sample.get('pred_instances')
-        hb = hl = hs = None
+        if head is None:
+            return None
+        keep = head['scores'] >= self.head_score_thr
+        return tuple(head[k][keep].cpu().numpy()
+                     for k in ('bboxes', 'labels', 'scores'))
+
+    def _score_det(self, sample: dict, parsed, rec: dict) -> list:
+        head = self._head_boxes(sample)
+        hb, hl, hs = head if head is not None else (None, None, None)
         if head is not None:
-            keep = head['scores'] >= self.head_score_thr
-            hb = head['bboxes'][keep].cpu().numpy()
-            hl = head['labels'][keep].cpu().numpy()
-            hs = head['scores'][keep].cpu().numpy()
             rec['agree_tp'] += _matches(parsed.bboxes, parsed.labels, hb, hl,
                                         self.agreement_iou)
             rec['agree_text'] += len(parsed.bboxes)
@@ -191,16 +197,14 @@ class TextDetSegMetric(BaseMetric):
                       rec: dict) -> None:
         """Count the head's boxes of ``classes`` and those the answer
         keeps (``only_class_recall``)."""
-        head = sample.get('pred_instances')
+        head = self._head_boxes(sample)
         if head is None:
             return
-        keep = (head['scores'] >= self.head_score_thr).cpu().numpy()
-        labels = head['labels'].cpu().numpy()
-        keep &= np.isin(labels, list(classes))
-        hb = head['bboxes'].cpu().numpy()[keep]
-        rec['only_head'] += len(hb)
-        rec['only_kept'] += _matches(parsed.bboxes, parsed.labels, hb,
-                                     labels[keep], self.agreement_iou)
+        hb, hl, _ = head
+        asked = np.isin(hl, list(classes))
+        rec['only_head'] += int(asked.sum())
+        rec['only_kept'] += _matches(parsed.bboxes, parsed.labels, hb[asked],
+                                     hl[asked], self.agreement_iou)
 
     def _copied_scores(self, parsed, hb, hl, hs, shape) -> np.ndarray:
         """Per text box: the score of the head box it copies (same class,

@@ -609,23 +609,23 @@ class DetSegLogitsProcessor(LogitsProcessor):
         return [close] if probs[-1] >= stop else go
 
 
-def per_block_kind(switch_prob: KindProb,
+def per_block_kind(value: KindProb,
                    name: str = 'switch_prob') -> Dict[str, Optional[float]]:
     """A probability option (``switch_prob``, ``run_stop_prob``) per block
     kind: one value for both, or a dict such as ``dict(det=0.2, seg=None)``
     (a kind left out is ``None``: the option is off for it). Raises
     ``ValueError`` naming ``name`` on anything else."""
-    if switch_prob is None or isinstance(switch_prob, (int, float)):
-        out = dict(det=switch_prob, seg=switch_prob)
-    elif isinstance(switch_prob, dict):
-        unknown = set(switch_prob) - {'det', 'seg'}
+    if value is None or isinstance(value, (int, float)):
+        out = dict(det=value, seg=value)
+    elif isinstance(value, dict):
+        unknown = set(value) - {'det', 'seg'}
         if unknown:
             raise ValueError(f'{name}: unknown block kinds {sorted(unknown)}'
                              '; use "det" and "seg"')
-        out = dict(det=switch_prob.get('det'), seg=switch_prob.get('seg'))
+        out = dict(det=value.get('det'), seg=value.get('seg'))
     else:
         raise ValueError(f'{name} must be a number in [0, 1], None or a '
-                         f'dict per block kind, got {switch_prob!r}')
+                         f'dict per block kind, got {value!r}')
     for kind, p in out.items():
         if p is not None and (isinstance(p, bool) or
                               not isinstance(p, (int, float))
