@@ -1,6 +1,7 @@
 """The text path of LlavaDetSeg: text_cfg, grounded and generative modes."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
@@ -11,11 +12,11 @@ from llava_detseg.registry import DATASETS, MODELS
 CLASSES = ('circle', 'square', 'triangle')
 
 
-def _batch(cfg, split, coords, num):
+def _batch(cfg, split, coords, num, **kwargs):
     loader = cfg[f'{split}_dataloader']
     pipeline = copy.deepcopy(loader.dataset.pipeline)
     pipeline.insert(-1, dict(type='GenerateTextInstructions', classes=CLASSES,
-                             num_per_image=num, coords=coords))
+                             num_per_image=num, coords=coords, **kwargs))
     ds_cfg = copy.deepcopy(loader.dataset)
     ds_cfg.pipeline = pipeline
     dataset = DATASETS.build(ds_cfg)
@@ -68,7 +69,9 @@ def test_loc_loss_weight_weights_the_loc_tokens(cfg):
     cfg.model.text_cfg = dict(classes=CLASSES, context_score_thr=0.0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    batch = _batch(cfg, 'train', 'img_shape', 2)
+    # class order: answers hold class runs (run_loss_weight below)
+    np.random.seed(0)
+    batch = _batch(cfg, 'train', 'img_shape', 2, answer_order='class')
     data = model.data_preprocessor(batch, training=True)
     torch.manual_seed(1)
     plain = model(**data, mode='loss')['text.loss_lm']
@@ -92,7 +95,12 @@ def test_loc_loss_weight_weights_the_loc_tokens(cfg):
     torch.manual_seed(1)
     decided = model(**data, mode='loss')['text.loss_lm']
     assert torch.isfinite(decided) and not torch.isclose(ended, decided)
-    text.decision_loss_weight = 1.0
+    # the run continuations left out: the weighted path, another loss
+    text.decision_loss_weight, text.run_loss_weight = 5.0, 0.0
+    torch.manual_seed(1)
+    runs_out = model(**data, mode='loss')['text.loss_lm']
+    assert torch.isfinite(runs_out) and not torch.isclose(decided, runs_out)
+    text.decision_loss_weight, text.run_loss_weight = 1.0, 1.0
     with pytest.raises(ValueError, match='loc_loss_weight'):
         TextTaskIO(CLASSES, loc_loss_weight=-1)
 
@@ -134,3 +142,37 @@ def test_decision_tokens_are_the_class_choices(tiny_ckpt):
     assert words == ['circle', 'square', '</DET>'] * 2
     with pytest.raises(ValueError, match='decision_loss_weight'):
         TextTaskIO(CLASSES, decision_loss_weight=-1)
+
+
+def test_run_continuations_are_told_from_the_decoder_decisions(tiny_ckpt):
+    """run_loss_weight picks the decisions that repeat the previous item's
+    class within one block of one answer: not the first class of a block,
+    not a switch, not the closing tag, not across blocks or rows."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from llava_detseg.models.language.special_tokens import add_detseg_tokens
+    tok = AutoTokenizer.from_pretrained(tiny_ckpt['llava'])
+    add_detseg_tokens(tok)
+    text = TextTaskIO(CLASSES, seg_classes=('background', ) + CLASSES,
+                      run_loss_weight=0.0)
+    box = '<loc_1><loc_2><loc_3><loc_4>'
+    poly = '<poly><loc_1><loc_2><loc_3><loc_4><loc_5><loc_6></poly>'
+    answer = (f'Answer: <DET>circle {box}; circle {box}; square {box}; '
+              f'square {box};</DET> <SEG>square {poly}; square {poly}; '
+              f'circle {poly};</SEG>')
+    ids = tok(' ' + answer, add_special_tokens=False).input_ids
+    target = torch.tensor(ids + ids)
+    seq = torch.tensor([0] * len(ids) + [1] * len(ids))
+    lang = SimpleNamespace(tokenizer=tok)
+    decision = text._is_decision(lang, target, seq)
+    runs = text._continues_run(lang, target, seq, decision)
+    assert bool((runs & ~decision).any()) is False
+    # per row: circle, [circle], square, [square], </DET>, square (a new
+    # block: not a run of the det block's square), [square], circle, </SEG>
+    flags = runs[decision].tolist()
+    assert flags == [False, True, False, True, False,
+                     False, True, False, False] * 2
+    with pytest.raises(ValueError, match='run_loss_weight'):
+        TextTaskIO(CLASSES, run_loss_weight=-0.5)

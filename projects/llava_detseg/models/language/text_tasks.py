@@ -82,6 +82,16 @@ class TextTaskIO:
             decisions that ``switch_prob`` and ``run_stop_prob`` read. The
             mean is taken over the weights, as for ``loc_loss_weight``.
             Default 1.0.
+        run_loss_weight (float): Weight of those decision tokens that
+            continue a class run (after an item of class *c*, *c* again).
+            With ``run_stop_prob=1.0`` the decoder copies each run whole and
+            never asks the model there; the decisions it does ask (the first
+            class of a block, the class after a run's last item, the end of
+            the block) are then a few among many run continuations, which
+            the model cannot tell from them (it does not see whether the
+            context has more of *c*). ``0.0`` trains only the decisions the
+            decoder takes. Replaces ``decision_loss_weight`` on those
+            tokens. Default 1.0.
     """
 
     def __init__(self,
@@ -98,7 +108,8 @@ class TextTaskIO:
                  switch_prob: KindProb = 0.2,
                  run_stop_prob: KindProb = None,
                  terminate_items: bool = False,
-                 decision_loss_weight: float = 1.0) -> None:
+                 decision_loss_weight: float = 1.0,
+                 run_loss_weight: float = 1.0) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
                              f'{mode!r}')
@@ -136,6 +147,10 @@ class TextTaskIO:
             raise ValueError('text_cfg.decision_loss_weight must be >= 0, '
                              f'got {decision_loss_weight}')
         self.decision_loss_weight = decision_loss_weight
+        if run_loss_weight < 0:
+            raise ValueError('text_cfg.run_loss_weight must be >= 0, got '
+                             f'{run_loss_weight}')
+        self.run_loss_weight = run_loss_weight
         self._decision_after: Optional[Tensor] = None
 
     # ------------------------------------------------------------------
@@ -200,7 +215,8 @@ class TextTaskIO:
                               {'from': 'gpt', 'value': answer}])
                 owner.append(row)
         tokens = self._tokens(language, hidden_states, rows)
-        if self.loc_loss_weight == 1.0 and self.decision_loss_weight == 1.0:
+        if self.loc_loss_weight == self.decision_loss_weight == \
+                self.run_loss_weight == 1.0:
             loss = language.loss(tokens, convs, owner)['loss_lm']
             return {'text.loss_lm': loss * self.loss_weight}
         logits, target, seq = language.answer_logits(tokens, convs, owner,
@@ -208,9 +224,12 @@ class TextTaskIO:
         per_token = F.cross_entropy(logits.float(), target, reduction='none')
         weight = torch.ones_like(per_token)
         weight[self._is_loc(language, target)] = self.loc_loss_weight
-        if self.decision_loss_weight != 1.0:
-            weight[self._is_decision(language, target, seq)] = \
-                self.decision_loss_weight
+        if self.decision_loss_weight != 1.0 or self.run_loss_weight != 1.0:
+            decision = self._is_decision(language, target, seq)
+            weight[decision] = self.decision_loss_weight
+            if self.run_loss_weight != self.decision_loss_weight:
+                weight[self._continues_run(language, target, seq,
+                                           decision)] = self.run_loss_weight
         loss = (per_token * weight).sum() / weight.sum().clamp_min(1e-6)
         return {'text.loss_lm': loss * self.loss_weight}
 
@@ -220,14 +239,47 @@ class TextTaskIO:
         class-switch and run-stop rules read at test time."""
         if self._decision_after is None or \
                 self._decision_after.device != target.device:
-            constraint = self._constraint or DetSegConstraint(
-                language.tokenizer, self.codec, 'grammar')
             self._decision_after = torch.as_tensor(
-                sorted(constraint.decision_after()), device=target.device)
+                sorted(self._format_constraint(language).decision_after()),
+                device=target.device)
         prev = torch.cat([target.new_full((1, ), -1), target[:-1]])
         same = torch.cat([seq.new_zeros(1, dtype=torch.bool),
                           seq[1:] == seq[:-1]])
         return same & torch.isin(prev, self._decision_after)
+
+    def _continues_run(self, language, target: Tensor, seq: Tensor,
+                       decision: Tensor) -> Tensor:
+        """Which decision targets start an item of the same class as the
+        previous item of their block (a class run going on)."""
+        vocab = self._format_constraint(language).vocab
+        # a class name ends at the first loc / <poly> / closing tag
+        stops = set(vocab.locs) | {vocab.poly_open, *vocab.close.values()}
+        opens = set(vocab.open.values())
+        tokens, rows = target.tolist(), seq.tolist()
+        out = torch.zeros_like(decision)
+        prev_key, prev_row = None, None
+        for i in range(len(tokens)):
+            if tokens[i] in opens or rows[i] != prev_row:
+                prev_key, prev_row = None, rows[i]  # a new block or answer
+            if not decision[i] or tokens[i] in stops:
+                continue
+            j = i
+            while j < len(tokens) and rows[j] == rows[i] and \
+                    tokens[j] not in stops:
+                j += 1
+            # the name as text: the first item of a block is tokenized
+            # behind the open tag, later ones behind the separator
+            key = language.tokenizer.decode(tokens[i:j]).strip()
+            out[i] = key == prev_key
+            prev_key = key
+        return out
+
+    def _format_constraint(self, language) -> DetSegConstraint:
+        """The constraint (built once) whose vocabulary the loss reads."""
+        if self._constraint is None:
+            self._constraint = DetSegConstraint(
+                language.tokenizer, self.codec, self.constrain or 'grammar')
+        return self._constraint
 
     def _is_loc(self, language, target: Tensor) -> Tensor:
         """Which targets are ``<loc_i>`` tokens."""
@@ -240,12 +292,9 @@ class TextTaskIO:
     def _processors(self, language, contexts: List[str]) -> list:
         if self.constrain is None:
             return []
-        if self._constraint is None:
-            self._constraint = DetSegConstraint(language.tokenizer,
-                                                self.codec, self.constrain)
-        return [self._constraint.processor(contexts, self.max_new_tokens,
-                                           self.switch_prob,
-                                           self.run_stop_prob)]
+        constraint = self._format_constraint(language)
+        return [constraint.processor(contexts, self.max_new_tokens,
+                                     self.switch_prob, self.run_stop_prob)]
 
     @torch.no_grad()
     def predict(self, language, hidden_states: Sequence[Tensor],
