@@ -210,6 +210,32 @@ def test_class_runs_and_switches(tokenizer):
             DetSegLogitsProcessor(constraint, [context], 64, switch_prob=bad)
 
 
+def test_switch_rule_any_goes_on_past_a_class_the_context_lacks(tokenizer):
+    """switch_rule='any' reads the summed probability of the classes not
+    yet written: a model whose next class is one the context lacks still
+    goes on (with the likeliest class that has items), while "only the
+    circles" still ends with the circles."""
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, 'context')
+    context = codec.det_block(codec.det_items(
+        np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
+        np.array([0, 1, 0]), (100, 100)))
+    a, b, c = context_items(context)['det']  # circle, square, circle
+
+    def run(prefer, rule):
+        proc = constraint.processor([context], 64, 0.1, None, rule)
+        return _decode_with(tokenizer, proc, prefer)
+
+    wants_triangles = dict(circle=0.5, triangle=0.45, square=0.05)
+    assert run(wants_triangles, 'best') == f'<DET>{a}; {c}</DET>'
+    assert run(wants_triangles, 'any') == f'<DET>{a}; {c}; {b}</DET>'
+    # the written circles do not count as going on
+    sure = dict(circle=0.97, square=0.02, triangle=0.01)
+    assert run(sure, 'any') == f'<DET>{a}; {c}</DET>'
+    with pytest.raises(ValueError, match='switch_rule'):
+        constraint.processor([context], 64, 0.1, None, 'most')
+
+
 def test_run_stop_rule(tokenizer):
     """Inside a class run the block closes only where the model gives the
     closing tag at least run_stop_prob against the run's next item, right

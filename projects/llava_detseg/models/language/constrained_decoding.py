@@ -52,6 +52,9 @@ from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
                                                 DetSegTextCodec)
 
 LEVELS = ('grammar', 'context', 'context_any')
+# text_cfg.switch_rule: what the switch threshold compares (see
+# DetSegLogitsProcessor)
+SWITCH_RULES = ('best', 'any')
 # text_cfg.switch_prob / run_stop_prob: one value, None, or one per block kind
 KindProb = Union[None, float, Dict[str, Optional[float]]]
 CONTEXT_LEVELS = ('context', 'context_any')
@@ -191,6 +194,12 @@ class _RowParser:
         if self.first:
             return not self.buf
         return tuple(self.buf) == self.o.separator[self.kind]
+
+    def written_classes(self) -> Set[str]:
+        """The classes of the items written in the open block."""
+        if self.items is None or self.kind is None:
+            return set()
+        return {self.names[self.kind][i] for i in self.used}
 
     def in_run(self) -> bool:
         """Whether an item was just completed and the context has more of
@@ -405,6 +414,16 @@ class DetSegConstraint:
             }
             for kind in ('det', 'seg') for first in (True, False)
         }
+        # the class names each of those tokens starts
+        self.start_names: Dict[tuple, Dict[int, Set[str]]] = {}
+        for kind in ('det', 'seg'):
+            for first in (True, False):
+                skip = 0 if first else len(self.separator[kind])
+                table: Dict[int, Set[str]] = {}
+                for name, part in zip(names[kind],
+                                      self.class_parts[(kind, first)]):
+                    table.setdefault(part[skip], set()).add(name)
+                self.start_names[(kind, first)] = table
         self._item_cache: Dict[tuple, Tuple[int, ...]] = {}
         self._outside_cache: Dict[tuple, List[int]] = {}
 
@@ -482,7 +501,8 @@ class DetSegConstraint:
     def processor(self, contexts: Sequence[Optional[str]],
                   max_new_tokens: int,
                   switch_prob: KindProb = None,
-                  run_stop_prob: KindProb = None
+                  run_stop_prob: KindProb = None,
+                  switch_rule: str = 'best'
                   ) -> 'DetSegLogitsProcessor':
         """The constraint as a ``LogitsProcessor`` for one ``generate`` call
         (``contexts`` and ``max_new_tokens`` as for :meth:`build`); with
@@ -490,7 +510,7 @@ class DetSegConstraint:
         class only where the model wants another one (see
         :class:`DetSegLogitsProcessor`)."""
         return DetSegLogitsProcessor(self, contexts, max_new_tokens,
-                                     switch_prob, run_stop_prob)
+                                     switch_prob, run_stop_prob, switch_rule)
 
     def check(self, tokens: Sequence[int], context: Optional[str] = None,
               policy: bool = False) -> bool:
@@ -528,6 +548,13 @@ class DetSegLogitsProcessor(LogitsProcessor):
       closing tag at least ``run_stop_prob`` against the run's next item
       (``1.0``: classes are copied whole; ``None``: greedy decides).
 
+    ``switch_rule`` says which probability the switch threshold reads:
+    ``'best'`` (default) that of the most likely class with items left;
+    ``'any'`` that of going on at all, the summed probability of every
+    class not yet written in the block (the model's "next class" may be one
+    the context lacks: "all objects" then still goes on, with the most
+    likely class that has items left).
+
     Both options take one value or a dict per block kind (``'det'``,
     ``'seg'``; see :func:`per_block_kind`).
 
@@ -540,7 +567,12 @@ class DetSegLogitsProcessor(LogitsProcessor):
     def __init__(self, constraint: DetSegConstraint,
                  contexts: Sequence[Optional[str]], max_new_tokens: int,
                  switch_prob: KindProb = None,
-                 run_stop_prob: KindProb = None) -> None:
+                 run_stop_prob: KindProb = None,
+                 switch_rule: str = 'best') -> None:
+        if switch_rule not in SWITCH_RULES:
+            raise ValueError(f'switch_rule must be one of {SWITCH_RULES}, '
+                             f'got {switch_rule!r}')
+        self.switch_rule = switch_rule
         self.constraint = constraint
         self.switch_prob = per_block_kind(switch_prob)
         self.run_stop_prob = per_block_kind(run_stop_prob, 'run_stop_prob')
@@ -589,8 +621,15 @@ class DetSegLogitsProcessor(LogitsProcessor):
         if not ok.any():
             return [close]
         best = int(torch.where(ok, probs[:-1], -1.0).argmax())
-        if probs[best] < self.switch_prob[parser.kind] or \
-                probs[best] <= probs[-1]:
+        go = probs[best]
+        if self.switch_rule == 'any':
+            names = self.constraint.start_names[(parser.kind, parser.first)]
+            done = parser.written_classes()
+            fresh = torch.tensor(
+                [not names[t] <= done for t in starts.tolist()],
+                device=scores.device)
+            go = probs[:-1][fresh].sum()
+        if go < self.switch_prob[parser.kind] or go <= probs[-1]:
             return [close]
         return [int(starts[best])]
 

@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
-from .constrained_decoding import (LEVELS, DetSegConstraint, KindProb,
-                                   per_block_kind, terminate_items,
+from .constrained_decoding import (LEVELS, SWITCH_RULES, DetSegConstraint,
+                                   KindProb, per_block_kind, terminate_items,
                                    tidy_answer)
 from .conversation import IMAGE_TOKEN
 
@@ -70,6 +70,11 @@ class TextTaskIO:
             is copied whole, the model chooses only the classes). ``None``
             (default): the model's greedy choice. Per block kind as for
             ``switch_prob``.
+        switch_rule (str): What ``switch_prob`` is compared with:
+            ``'best'`` (default) the probability of the most likely class
+            that has items left, ``'any'`` the summed probability of the
+            classes not yet written in the block (going on at all; see
+            ``DetSegLogitsProcessor``).
         terminate_items (bool): Train on answers whose every item ends with
             the separator (``a; b;</DET>``; ``pred_texts`` drop the last
             one), so that a block ends where the model chooses the next
@@ -107,6 +112,7 @@ class TextTaskIO:
                  constrain: Optional[str] = 'auto',
                  switch_prob: KindProb = 0.2,
                  run_stop_prob: KindProb = None,
+                 switch_rule: str = 'best',
                  terminate_items: bool = False,
                  decision_loss_weight: float = 1.0,
                  run_loss_weight: float = 1.0) -> None:
@@ -129,8 +135,12 @@ class TextTaskIO:
         # prediction
         per_block_kind(switch_prob, 'text_cfg.switch_prob')
         per_block_kind(run_stop_prob, 'text_cfg.run_stop_prob')
+        if switch_rule not in SWITCH_RULES:
+            raise ValueError(f'text_cfg.switch_rule must be one of '
+                             f'{SWITCH_RULES}, got {switch_rule!r}')
         self.switch_prob = switch_prob
         self.run_stop_prob = run_stop_prob
+        self.switch_rule = switch_rule
         self.terminate_items = terminate_items
         self._constraint: Optional[DetSegConstraint] = None
         self._loc_ids: Optional[Tensor] = None
@@ -294,7 +304,8 @@ class TextTaskIO:
             return []
         constraint = self._format_constraint(language)
         return [constraint.processor(contexts, self.max_new_tokens,
-                                     self.switch_prob, self.run_stop_prob)]
+                                     self.switch_prob, self.run_stop_prob,
+                                     self.switch_rule)]
 
     @torch.no_grad()
     def predict(self, language, hidden_states: Sequence[Tensor],
