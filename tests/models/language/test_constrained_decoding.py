@@ -170,17 +170,23 @@ def _decode_with(tokenizer, processor, prefer, budget: int = 64) -> str:
     return tidy_answer(tokenizer.decode(ids, skip_special_tokens=True))
 
 
-def test_class_runs_and_switches(tokenizer):
-    """With switch_prob, each class is copied as one run and the answer
-    moves on to another class only where the model gives that class at
-    least switch_prob; "only the circles" ends with the circles although
-    the model never chooses to close."""
+def _circle_square_circle(tokenizer):
+    """A ``'context'`` constraint, a context of a circle, a square and a
+    circle, and the context's three item texts in that order."""
     codec = DetSegTextCodec(CLASSES, **CODEC)
     constraint = DetSegConstraint(tokenizer, codec, 'context')
     context = codec.det_block(codec.det_items(
         np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
         np.array([0, 1, 0]), (100, 100)))
-    a, b, c = context_items(context)['det']  # circle, square, circle
+    return constraint, context, context_items(context)['det']
+
+
+def test_class_runs_and_switches(tokenizer):
+    """With switch_prob, each class is copied as one run and the answer
+    moves on to another class only where the model gives that class at
+    least switch_prob; "only the circles" ends with the circles although
+    the model never chooses to close."""
+    constraint, context, (a, b, c) = _circle_square_circle(tokenizer)
 
     def run(prefer, switch_prob=0.1):
         proc = constraint.processor([context], 64, switch_prob)
@@ -215,12 +221,7 @@ def test_switch_rule_any_goes_on_past_a_class_the_context_lacks(tokenizer):
     yet written: a model whose next class is one the context lacks still
     goes on (with the likeliest class that has items), while "only the
     circles" still ends with the circles."""
-    codec = DetSegTextCodec(CLASSES, **CODEC)
-    constraint = DetSegConstraint(tokenizer, codec, 'context')
-    context = codec.det_block(codec.det_items(
-        np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
-        np.array([0, 1, 0]), (100, 100)))
-    a, b, c = context_items(context)['det']  # circle, square, circle
+    constraint, context, (a, b, c) = _circle_square_circle(tokenizer)
 
     def run(prefer, rule):
         proc = constraint.processor([context], 64, 0.1, None, rule)
@@ -240,12 +241,7 @@ def test_run_stop_rule(tokenizer):
     """Inside a class run the block closes only where the model gives the
     closing tag at least run_stop_prob against the run's next item, right
     after the separator and right after the item alike."""
-    codec = DetSegTextCodec(CLASSES, **CODEC)
-    constraint = DetSegConstraint(tokenizer, codec, 'context')
-    context = codec.det_block(codec.det_items(
-        np.array([[10, 10, 50, 40], [60, 20, 90, 70], [5, 5, 9, 9]]),
-        np.array([0, 1, 0]), (100, 100)))
-    a = context_items(context)['det'][0]  # the first of two circles
+    constraint, context, (a, _, _) = _circle_square_circle(tokenizer)
     circle = tokenizer('; circle', add_special_tokens=False).input_ids[1]
     sep = tokenizer(';', add_special_tokens=False).input_ids[0]
     close = tokenizer.convert_tokens_to_ids('</DET>')

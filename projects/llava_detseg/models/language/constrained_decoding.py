@@ -569,10 +569,7 @@ class DetSegLogitsProcessor(LogitsProcessor):
                  switch_prob: KindProb = None,
                  run_stop_prob: KindProb = None,
                  switch_rule: str = 'best') -> None:
-        if switch_rule not in SWITCH_RULES:
-            raise ValueError(f'switch_rule must be one of {SWITCH_RULES}, '
-                             f'got {switch_rule!r}')
-        self.switch_rule = switch_rule
+        self.switch_rule = check_switch_rule(switch_rule)
         self.constraint = constraint
         self.switch_prob = per_block_kind(switch_prob)
         self.run_stop_prob = per_block_kind(run_stop_prob, 'run_stop_prob')
@@ -646,6 +643,15 @@ class DetSegLogitsProcessor(LogitsProcessor):
         ids = torch.tensor(go + [close], device=scores.device)
         probs = scores[ids].float().softmax(-1)
         return [close] if probs[-1] >= stop else go
+
+
+def check_switch_rule(value: str, name: str = 'switch_rule') -> str:
+    """``value`` if it is one of :data:`SWITCH_RULES`, else a
+    ``ValueError`` naming ``name``."""
+    if value not in SWITCH_RULES:
+        raise ValueError(f'{name} must be one of {SWITCH_RULES}, got '
+                         f'{value!r}')
+    return value
 
 
 def per_block_kind(value: KindProb,

@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llava_detseg.structures import DetSegTextCodec
-from .constrained_decoding import (LEVELS, SWITCH_RULES, DetSegConstraint,
-                                   KindProb, per_block_kind, terminate_items,
-                                   tidy_answer)
+from .constrained_decoding import (LEVELS, DetSegConstraint, KindProb,
+                                   check_switch_rule, per_block_kind,
+                                   terminate_items, tidy_answer)
 from .conversation import IMAGE_TOKEN
 
 MODES = ('grounded', 'generative')
@@ -135,12 +135,10 @@ class TextTaskIO:
         # prediction
         per_block_kind(switch_prob, 'text_cfg.switch_prob')
         per_block_kind(run_stop_prob, 'text_cfg.run_stop_prob')
-        if switch_rule not in SWITCH_RULES:
-            raise ValueError(f'text_cfg.switch_rule must be one of '
-                             f'{SWITCH_RULES}, got {switch_rule!r}')
         self.switch_prob = switch_prob
         self.run_stop_prob = run_stop_prob
-        self.switch_rule = switch_rule
+        self.switch_rule = check_switch_rule(switch_rule,
+                                             'text_cfg.switch_rule')
         self.terminate_items = terminate_items
         self._constraint: Optional[DetSegConstraint] = None
         self._loc_ids: Optional[Tensor] = None
