@@ -43,6 +43,8 @@ def main() -> int:
     import numpy as np
 
     from llava_detseg.models.language import build_tiny_tokenizer
+    from llava_detseg.models.language.name_spacing import (space_after_open,
+                                                           spacing_helps)
     from llava_detseg.models.language.special_tokens import add_detseg_tokens
     from llava_detseg.structures import DetSegTextCodec
 
@@ -59,6 +61,8 @@ def main() -> int:
     else:
         tok = build_tiny_tokenizer()
     add_detseg_tokens(tok)
+    # as the language branch tokenizes (special_tokens.name_spacing='auto')
+    spacing = spacing_helps(tok)
     cats = sorted(coco['categories'], key=lambda c: c['id'])
     cat_index = {c['id']: i for i, c in enumerate(cats)}
     codec = DetSegTextCodec([c['name'] for c in cats],
@@ -70,6 +74,8 @@ def main() -> int:
         anns[a['image_id']].append(a)
 
     def ntok(text: str) -> int:
+        if spacing:
+            text = space_after_open(text)
         return len(tok(text, add_special_tokens=False).input_ids)
 
     empty = ntok('<DET></DET>')
@@ -123,6 +129,7 @@ def main() -> int:
             n: float(v)
             for n, v in zip(codec.seg_classes[1:], iou)
         },
+        name_spacing=spacing,
         codec=repr(codec))
     for k, v in stats.items():
         print(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}')

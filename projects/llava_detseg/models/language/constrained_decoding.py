@@ -50,6 +50,7 @@ from llava_detseg.structures.text_codec import (DET_CLOSE, DET_OPEN, ITEM_SEP,
                                                 POLY_CLOSE, POLY_OPEN,
                                                 SEG_CLOSE, SEG_OPEN,
                                                 DetSegTextCodec)
+from .name_spacing import space_after_open
 
 LEVELS = ('grammar', 'context', 'context_any')
 # text_cfg.switch_rule: what the switch threshold compares (see
@@ -88,10 +89,14 @@ class _FormatVocab:
     """The format's token ids for one tokenizer, and item tokenization that
     matches how a whole answer is tokenized (added tokens split the text
     into pieces that are tokenized on their own, so an item is tokenized
-    behind the token that precedes it in an answer)."""
+    behind the token that precedes it in an answer). ``name_spacing``:
+    text is tokenized as the language branch does with it (see
+    ``name_spacing.py``)."""
 
-    def __init__(self, tokenizer, codec: DetSegTextCodec) -> None:
+    def __init__(self, tokenizer, codec: DetSegTextCodec,
+                 name_spacing: bool = False) -> None:
         self.tokenizer = tokenizer
+        self.name_spacing = name_spacing
         ids = tokenizer.convert_tokens_to_ids
         self.open = dict(det=ids(DET_OPEN), seg=ids(SEG_OPEN))
         self.close = dict(det=ids(DET_CLOSE), seg=ids(SEG_CLOSE))
@@ -109,6 +114,8 @@ class _FormatVocab:
         self._after_item = dict(det='<loc_0>', seg=POLY_CLOSE)
 
     def encode(self, text: str) -> List[int]:
+        if self.name_spacing:
+            text = space_after_open(text)
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def item(self, kind: str, text: str, first: bool) -> Tuple[int, ...]:
@@ -371,15 +378,18 @@ class DetSegConstraint:
         codec (DetSegTextCodec): Class names, bins and limits.
         level (str): ``'grammar'``, ``'context'`` or ``'context_any'`` (see
             the module doc).
+        name_spacing (bool): Tokenize as the language branch does with
+            ``special_tokens.name_spacing`` (its ``name_spacing``
+            attribute).
     """
 
     def __init__(self, tokenizer, codec: DetSegTextCodec,
-                 level: str = 'context') -> None:
+                 level: str = 'context', name_spacing: bool = False) -> None:
         if level not in LEVELS:
             raise ValueError(f'text_cfg.constrain must be one of {LEVELS} '
                              f'or None, got {level!r}')
         self.level = level
-        self.vocab = _FormatVocab(tokenizer, codec)
+        self.vocab = _FormatVocab(tokenizer, codec, name_spacing)
         self.max_items = dict(det=codec.max_boxes, seg=10**9)
         self.max_vertices = codec.max_vertices
         names = dict(det=codec.classes, seg=[

@@ -1,5 +1,5 @@
 """LLaVA-1.5 ("v1") conversation template, tokenized with answer-only labels."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 IGNORE_INDEX = -100
 # Placeholder id for the image's place in ``input_ids`` (LLaVA uses -200 too);
@@ -44,18 +44,25 @@ class ConversationTokenizer:
         system_prompt (str): Prepended to every conversation ('' for none).
         max_length (int): Longest token sequence kept (image placeholder
             counted as one token); longer sequences are cut.
+        text_transform (callable, optional): Applied to text before it is
+            tokenized (the language branch's ``name_spacing``).
     """
 
     def __init__(self,
                  tokenizer,
                  system_prompt: str = LLAVA_V1_SYSTEM,
-                 max_length: int = 2048) -> None:
+                 max_length: int = 2048,
+                 text_transform: Optional[Callable[[str], str]] = None
+                 ) -> None:
         self.tokenizer = tokenizer
         self.system_prompt = system_prompt
         self.max_length = max_length
+        self.text_transform = text_transform
 
     def _text(self, text: str) -> List[int]:
         ids: List[int] = []
+        if self.text_transform is not None:
+            text = self.text_transform(text)
         for i, part in enumerate(text.split(IMAGE_TOKEN)):
             if i:
                 ids.append(IMAGE_PLACEHOLDER)

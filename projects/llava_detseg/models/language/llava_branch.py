@@ -12,6 +12,8 @@ from ..utils import load_hf_model, load_hf_tokenizer
 from .projectors import build_projector
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            Conversation, ConversationTokenizer, split_turns)
+from .name_spacing import (resolve_name_spacing, space_after_open,
+                           unspace_after_open)
 from .special_tokens import setup_detseg_tokens
 
 
@@ -49,7 +51,11 @@ class LlavaLanguageBranch(BaseModule):
             ``<poly>``/``<loc_i>`` tokens of the text format (keys:
             ``num_bins``, default 1000), resize the embeddings and give the
             new rows trainable deltas that train even with ``freeze_llm``
-            (see ``special_tokens.py``). ``None`` (default): no new tokens.
+            (see ``special_tokens.py``). Key ``name_spacing`` (``'auto'``
+            default, ``True``, ``False``): tokenize the class name after an
+            open tag like the names after a separator, where the tokenizer
+            would spell it in other pieces (see ``name_spacing.py``; the
+            text is unchanged). ``None`` (default): no new tokens.
         init_cfg (dict, optional): Init config.
     """
 
@@ -106,9 +112,18 @@ class LlavaLanguageBranch(BaseModule):
         if freeze_projector:
             self.projector.requires_grad_(False)
         # after freezing: the new tokens' deltas must stay trainable
+        special_tokens = None if special_tokens is None else dict(
+            special_tokens)
+        spacing = 'auto' if special_tokens is None else special_tokens.pop(
+            'name_spacing', 'auto')
         self.detseg_token_ids = setup_detseg_tokens(
             self.llava, self.tokenizer, **special_tokens) \
             if special_tokens is not None else []
+        # whether text is tokenized with a space after each open tag
+        self.name_spacing = special_tokens is not None and \
+            resolve_name_spacing(self.tokenizer, spacing)
+        if self.name_spacing:
+            self.conv_tokenizer.text_transform = space_after_open
 
     @property
     def projector(self) -> torch.nn.Module:
@@ -247,10 +262,13 @@ class LlavaLanguageBranch(BaseModule):
             logits_processor=LogitsProcessorList(logits_processor or []),
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id)
-        return [
+        texts = [
             t.strip()
             for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)
         ]
+        if self.name_spacing:
+            texts = [unspace_after_open(t) for t in texts]
+        return texts
 
 
 def first_question(conversation: Conversation) -> tuple:

@@ -286,7 +286,8 @@ class TextTaskIO:
         """The constraint (built once) whose vocabulary the loss reads."""
         if self._constraint is None:
             self._constraint = DetSegConstraint(
-                language.tokenizer, self.codec, self.constrain or 'grammar')
+                language.tokenizer, self.codec, self.constrain or 'grammar',
+                getattr(language, 'name_spacing', False))
         return self._constraint
 
     def _is_loc(self, language, target: Tensor) -> Tensor:
