@@ -31,7 +31,16 @@ def test_test_mode_is_a_fixed_set_with_parsable_answers():
     assert det_all.ok and len(det_all.bboxes) == 3
     # context order = largest box first (stands in for the head's scores)
     assert list(det_all.labels) == [0, 1, 1]
-    assert items[0]['answer'].startswith('Answer: 3 <DET>')
+    # only a count answer writes a number before its block
+    assert items[0]['answer'].startswith('Answer: <DET>')
+    assert items[3]['answer'].startswith('Answer: <DET>')
+    counted = GenerateTextInstructions(
+        CLASSES, num_per_image=None,
+        count_kinds=('det_all', 'count'))(_results())['text_conversations']
+    assert counted[0]['answer'].startswith('Answer: 3 <DET>')
+    assert counted[3]['answer'].startswith('Answer: <DET>')
+    with pytest.raises(ValueError, match='count_kinds'):
+        GenerateTextInstructions(CLASSES, count_kinds=('where', ))
     seg_all = codec.decode(items[1]['answer'], (100, 200))
     assert seg_all.ok and len(seg_all.polygons) == 3
     only = items[3]
@@ -123,7 +132,7 @@ def test_context_noise_makes_detector_like_contexts():
                 assert pieces == [p for p in ctx_items
                                   if p.split(' <')[0] ==
                                   CLASSES[item['det'][0]]]
-            assert ans.answer == str(len(pieces))
+            assert ans.answer == ''  # no count before a det block
     assert longer >= 10
     with pytest.raises(ValueError, match='context_noise keys'):
         GenerateTextInstructions(CLASSES, context_noise=dict(pro=1))

@@ -10,6 +10,8 @@ from llava_detseg.structures import DetSegTextCodec
 KINDS = ('det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
          'count', 'where')
 TEST_KINDS = ('det_all', 'seg_all', 'det_class', 'count')
+# kinds whose answer has one block, so a count of its items
+COUNTABLE = ('det_all', 'det_class', 'seg_all', 'seg_class', 'count')
 # kinds with a fixed test form (GenerateTextInstructions(test_kinds=...))
 TEST_FORMS = ('det_all', 'seg_all', 'det_class', 'seg_class', 'count')
 # First template of each kind is the one used in test mode.
@@ -108,6 +110,13 @@ class GenerateTextInstructions(BaseTransform):
             are). ``'class'`` matches grounded decoding with class runs
             (``text_cfg.switch_prob``): the model then learns where one
             class ends and the next begins, which class runs ask it.
+        count_kinds (Sequence[str]): Kinds whose answer text is the number
+            of items their block holds (``Answer: 3 <DET>…``); the others
+            answer ``Answer: <DET>…``. Default ``('count',)``: a number
+            written before the block is a commitment the block then keeps,
+            and a model that miscounts a "detect all" context closes the
+            block at its count, dropping whole classes
+            (configs/text/README.md).
     """
 
     def __init__(self,
@@ -120,7 +129,8 @@ class GenerateTextInstructions(BaseTransform):
                  plurals: Optional[Dict[str, str]] = None,
                  codec: Optional[dict] = None,
                  context_noise: Optional[dict] = None,
-                 answer_order: str = 'context') -> None:
+                 answer_order: str = 'context',
+                 count_kinds: Sequence[str] = ('count', )) -> None:
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f'GenerateTextInstructions: unknown kinds '
@@ -132,6 +142,12 @@ class GenerateTextInstructions(BaseTransform):
             raise ValueError('GenerateTextInstructions: answer_order must be '
                              f'"context" or "class", got {answer_order!r}')
         self.answer_order = answer_order
+        counted = set(count_kinds) - set(COUNTABLE)
+        if counted:
+            raise ValueError(f'GenerateTextInstructions: count_kinds '
+                             f'{sorted(counted)} have no item count; '
+                             f'countable: {COUNTABLE}')
+        self.count_kinds = tuple(count_kinds)
         if num_per_image is not None and num_per_image < 1:
             raise ValueError('GenerateTextInstructions: num_per_image must '
                              f'be >= 1 or None, got {num_per_image}')
@@ -331,7 +347,8 @@ class GenerateTextInstructions(BaseTransform):
             blocks.append(codec.seg_block(items))
             context.append(codec.seg_block(ctx['seg']))
             count = len(items) if count is None else None
-        text = '' if count is None else str(count)
+        text = '' if count is None or kind not in self.count_kinds else \
+            str(count)
         return dict(kind=kind, question=question,
                     answer=codec.encode_response(text, blocks), det=det_sel,
                     seg=seg_sel, context=' '.join(context), gt=text)
