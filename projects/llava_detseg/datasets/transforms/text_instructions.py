@@ -62,10 +62,10 @@ class GenerateTextInstructions(BaseTransform):
       first, standing in for the detector's score order); in grounded mode
       the model puts it before the question when training and replaces it
       with its own heads' results when predicting;
-    * ``answer``: ``Answer: {n}`` plus the context's items that the
-      instruction selects, in context order (so in grounded mode the
-      language model learns to filter and copy, in generative mode to
-      write the same blocks from pixels);
+    * ``answer``: ``Answer:`` (``Answer: {n}`` for the ``count_kinds``)
+      plus the context's items that the instruction selects, in context
+      order (so in grounded mode the language model learns to filter and
+      copy, in generative mode to write the same blocks from pixels);
     * ``kind``, ``det`` / ``seg`` (class indices the blocks keep, ``None``
       when the block is not asked for) and ``gt`` (reference text answer).
 
