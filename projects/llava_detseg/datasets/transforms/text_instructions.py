@@ -49,6 +49,16 @@ def pluralize(name: str) -> str:
     return f'{head} {plural}' if head else plural
 
 
+def _check_kinds(kinds: Sequence[str], known: Sequence[str],
+                 message: str) -> None:
+    """``ValueError`` (``message`` formatted with the kinds outside
+    ``known`` and ``known``) if ``kinds`` has any."""
+    bad = set(kinds) - set(known)
+    if bad:
+        raise ValueError('GenerateTextInstructions: ' +
+                         message.format(sorted(bad), tuple(known)))
+
+
 @TRANSFORMS.register_module()
 class GenerateTextInstructions(BaseTransform):
     """Add instructions answered with text blocks (``text_conversations``).
@@ -131,10 +141,7 @@ class GenerateTextInstructions(BaseTransform):
                  context_noise: Optional[dict] = None,
                  answer_order: str = 'context',
                  count_kinds: Sequence[str] = ('count', )) -> None:
-        unknown = set(kinds) - set(KINDS)
-        if unknown:
-            raise ValueError(f'GenerateTextInstructions: unknown kinds '
-                             f'{sorted(unknown)}; known: {KINDS}')
+        _check_kinds(kinds, KINDS, 'unknown kinds {}; known: {}')
         if coords not in ('img_shape', 'ori_shape'):
             raise ValueError('GenerateTextInstructions: coords must be '
                              f'"img_shape" or "ori_shape", got {coords!r}')
@@ -142,22 +149,16 @@ class GenerateTextInstructions(BaseTransform):
             raise ValueError('GenerateTextInstructions: answer_order must be '
                              f'"context" or "class", got {answer_order!r}')
         self.answer_order = answer_order
-        counted = set(count_kinds) - set(COUNTABLE)
-        if counted:
-            raise ValueError(f'GenerateTextInstructions: count_kinds '
-                             f'{sorted(counted)} have no item count; '
-                             f'countable: {COUNTABLE}')
+        _check_kinds(count_kinds, COUNTABLE,
+                     'count_kinds {} have no item count; countable: {}')
         self.count_kinds = tuple(count_kinds)
         if num_per_image is not None and num_per_image < 1:
             raise ValueError('GenerateTextInstructions: num_per_image must '
                              f'be >= 1 or None, got {num_per_image}')
         self.codec = DetSegTextCodec(classes, seg_classes, **(codec or {}))
         self.kinds = tuple(kinds)
-        unknown = set(test_kinds) - set(TEST_FORMS)
-        if unknown:
-            raise ValueError(f'GenerateTextInstructions: test_kinds '
-                             f'{sorted(unknown)} have no fixed test form; '
-                             f'known: {TEST_FORMS}')
+        _check_kinds(test_kinds, TEST_FORMS,
+                     'test_kinds {} have no fixed test form; known: {}')
         self.test_kinds = tuple(test_kinds)
         self.num_per_image = num_per_image
         self.coords = coords

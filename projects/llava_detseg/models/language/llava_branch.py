@@ -111,17 +111,16 @@ class LlavaLanguageBranch(BaseModule):
             self.llava.lm_head.requires_grad_(False)
         if freeze_projector:
             self.projector.requires_grad_(False)
-        # after freezing: the new tokens' deltas must stay trainable
-        special_tokens = None if special_tokens is None else dict(
-            special_tokens)
-        spacing = 'auto' if special_tokens is None else special_tokens.pop(
-            'name_spacing', 'auto')
-        self.detseg_token_ids = setup_detseg_tokens(
-            self.llava, self.tokenizer, **special_tokens) \
-            if special_tokens is not None else []
+        self.detseg_token_ids: List[int] = []
         # whether text is tokenized with a space after each open tag
-        self.name_spacing = special_tokens is not None and \
-            resolve_name_spacing(self.tokenizer, spacing)
+        self.name_spacing = False
+        if special_tokens is not None:
+            options = dict(special_tokens)
+            spacing = options.pop('name_spacing', 'auto')
+            # after freezing: the new tokens' deltas must stay trainable
+            self.detseg_token_ids = setup_detseg_tokens(
+                self.llava, self.tokenizer, **options)
+            self.name_spacing = resolve_name_spacing(self.tokenizer, spacing)
         if self.name_spacing:
             self.conv_tokenizer.text_transform = space_after_open
 
