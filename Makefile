@@ -8,7 +8,7 @@ NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200
 PYTEST_ARGS ?=
 
-.PHONY: install data checkpoints demo train evaluate text-demo test clean
+.PHONY: install data checkpoints demo train evaluate text-demo chat test clean
 
 install:
 	VENV=$(VENV) bash tools/install.sh
@@ -43,6 +43,15 @@ text-demo:
 	    --cfg-options load_from=$(WORK_DIR)/epoch_7_text-tokens.pth
 	$(PY) tools/test.py $(TEXT_CONFIG) "$$(cat $(TEXT_DIR)/last_checkpoint)" \
 	    --work-dir $(TEXT_DIR)
+
+# Chat in the terminal about one image with the `make demo` checkpoint
+# (demo/chat.py; IMAGE=path picks another image).
+IMAGE      ?= $(firstword $(sort $(wildcard data/shapes/images/val/*.png)))
+chat:
+	@test -f $(WORK_DIR)/last_checkpoint || { echo "chat: no $(WORK_DIR)/last_checkpoint: run make demo first"; exit 2; }
+	@test -n "$(IMAGE)" || { echo "chat: no image in data/shapes/images/val/: run make data or give IMAGE=path"; exit 2; }
+	$(PY) demo/chat.py $(CONFIG) --weights "$$(cat $(WORK_DIR)/last_checkpoint)" \
+	    --image "$(IMAGE)"
 
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -1,0 +1,314 @@
+"""Chat with a LLaVA-DetSeg model about one image in the terminal.
+
+The terminal counterpart of LLaVA's ``llava/serve/cli.py``: the answer streams
+token by token after ``ASSISTANT: ``, the conversation's history is kept, and
+detection / segmentation instructions ("Detect the circles and segment the
+triangles.") are answered in ``<DET>`` / ``<SEG>`` text, followed by a
+one-line summary of what was parsed from it.
+
+Example::
+
+    python demo/chat.py configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py \\
+        --weights "$(cat work_dirs/demo/last_checkpoint)" \\
+        --image data/shapes/images/val/000000.png
+
+Commands at the ``USER:`` prompt: ``/image PATH`` (a new conversation on
+another image), ``/reset`` (clear the history), ``/save`` (write the last
+drawing and its JSON into ``--out-dir``), ``/help``. An empty line or EOF
+(Ctrl-D) ends the chat; Ctrl-C during an answer stops that answer.
+"""
+import argparse
+import inspect
+import os
+import os.path as osp
+import shlex
+import sys
+import threading
+from collections import Counter
+from typing import Callable, Dict, List, Optional
+
+HELP = """commands:
+  /image PATH   start a new conversation on another image
+  /reset        clear the conversation's history (the image stays)
+  /save         write the last answer's drawing (PNG) and JSON into --out-dir
+  /help         show this help
+  an empty line or Ctrl-D ends the chat; Ctrl-C stops the answer being written"""
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line (LLaVA cli.py's generation flags, mmdet's names)."""
+    parser = argparse.ArgumentParser(
+        description='Chat with a LLaVA-DetSeg model about an image')
+    parser.add_argument(
+        'model', help='a config file, or a folder exported by '
+        'tools/model_converters/merge_lora.py')
+    parser.add_argument(
+        '--weights', help='checkpoint (.pth) to load into the config\'s model')
+    parser.add_argument('--image', required=True, help='the image to talk about')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument(
+        '--max-new-tokens', type=int, default=None,
+        help='most tokens per answer (default: the model\'s)')
+    parser.add_argument(
+        '--temperature', type=float, default=0.0,
+        help='sampling temperature; 0 decodes greedily')
+    parser.add_argument('--top-p', type=float, default=1.0,
+                        help='nucleus sampling threshold')
+    parser.add_argument(
+        '--pred-score-thr', type=float, default=None,
+        help='keep boxes scoring at least this (default: the model\'s)')
+    parser.add_argument('--out-dir', default='outputs/chat',
+                        help='where /save writes')
+    quant = parser.add_mutually_exclusive_group()
+    quant.add_argument('--load-4bit', action='store_true',
+                       help='load the language model in 4 bit (CUDA)')
+    quant.add_argument('--load-8bit', action='store_true',
+                       help='load the language model in 8 bit (CUDA)')
+    return parser.parse_args(argv)
+
+
+def fail(msg: str, code: int = 2) -> None:
+    """One line on stderr, then exit."""
+    print(f'chat.py: error: {msg}', file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def ensure_package() -> None:
+    """Import ``llava_detseg`` from the installed package or ``projects/``."""
+    try:
+        import llava_detseg  # noqa: F401
+    except ImportError:
+        root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+        sys.path.insert(0, osp.join(root, 'projects'))
+
+
+def check_image(path: str) -> Optional[str]:
+    """A one-line reason why ``path`` is not a readable image, else None."""
+    if not path:
+        return 'no image path given'
+    if not osp.exists(path):
+        return f'{path}: no such file'
+    if not osp.isfile(path):
+        return f'{path}: not a file'
+    import cv2
+    try:
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+    except Exception as e:  # cv2 raises on some broken headers
+        return f'{path}: cannot read the image ({e})'
+    if img is None or img.size == 0:
+        return f'{path}: not a readable image'
+    return None
+
+
+def count_by_class(items: List[Dict]) -> str:
+    """``'circle 2, square 1'`` in the order classes first appear."""
+    counts = Counter(str(it.get('class', it.get('label', '?'))) for it in items)
+    return ', '.join(f'{name} {n}' for name, n in counts.items())
+
+
+def summary_line(result: Dict) -> Optional[str]:
+    """One line on what the answer held, or None for a plain answer."""
+    boxes = result.get('boxes') or []
+    masks = result.get('masks') or []
+    problems = {k: v for k, v in (result.get('problems') or {}).items() if v}
+    truncated = bool(result.get('truncated'))
+    if not (boxes or masks or problems or truncated):
+        return None
+    parts = []
+    if boxes:
+        parts.append(f'{len(boxes)} box{"es" if len(boxes) != 1 else ""} '
+                     f'({count_by_class(boxes)})')
+    elif 'det' in (result.get('tasks') or ()):
+        parts.append('0 boxes')
+    if masks:
+        parts.append(f'{len(masks)} mask{"s" if len(masks) != 1 else ""} '
+                     f'({count_by_class(masks)})')
+    elif 'seg' in (result.get('tasks') or ()):
+        parts.append('0 masks')
+    if problems:
+        parts.append('problems: ' + ', '.join(f'{k} {v}'
+                                              for k, v in problems.items()))
+    if truncated:
+        limit = (result.get('generation') or {}).get('max_new_tokens')
+        parts.append('warning: truncated at max_new_tokens'
+                     + (f'={limit}' if limit else ''))
+    return '[' + ' | '.join(parts) + ']'
+
+
+def generation_kwargs(ask: Callable, args: argparse.Namespace) -> Dict:
+    """The generation options ``ChatSession.ask`` accepts."""
+    wanted = dict(max_new_tokens=args.max_new_tokens,
+                  temperature=args.temperature, top_p=args.top_p,
+                  pred_score_thr=args.pred_score_thr)
+    params = inspect.signature(ask).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return wanted
+    return {k: v for k, v in wanted.items() if k in params}
+
+
+class Chat:
+    """The prompt loop over one ``ChatSession``."""
+
+    def __init__(self, session, image: str, args: argparse.Namespace):
+        self.session = session
+        self.image = image
+        self.args = args
+        self.last = None
+        self.gen_kwargs = generation_kwargs(session.ask, args)
+
+    # commands -----------------------------------------------------------
+    def cmd_image(self, rest: str) -> None:
+        try:
+            parts = shlex.split(rest)
+        except ValueError:
+            parts = [rest.strip()]
+        if not parts:
+            print('usage: /image PATH', flush=True)
+            return
+        path = osp.expanduser(' '.join(parts))
+        problem = check_image(path)
+        if problem:
+            print(f'error: {problem}; the conversation goes on with '
+                  f'{self.image}', flush=True)
+            return
+        try:
+            self.session.set_image(path)
+        except Exception as e:  # never leave the chat on a bad image
+            print(f'error: {path}: {e}', flush=True)
+            return
+        self.image, self.last = path, None
+        print(f'[new conversation on {path}]', flush=True)
+
+    def cmd_reset(self, rest: str) -> None:
+        self.session.reset()
+        self.last = None
+        print('[history cleared]', flush=True)
+
+    def cmd_save(self, rest: str) -> None:
+        if self.last is None:
+            print('error: nothing to save yet: ask something first', flush=True)
+            return
+        try:
+            png, js = self.session.save(self.args.out_dir)
+        except Exception as e:
+            print(f'error: cannot save into {self.args.out_dir}: {e}',
+                  flush=True)
+            return
+        print(f'saved {png} and {js}', flush=True)
+
+    def cmd_help(self, rest: str) -> None:
+        print(HELP, flush=True)
+
+    # one turn -----------------------------------------------------------
+    def ask(self, question: str) -> None:
+        """Stream one answer; Ctrl-C stops it and returns to the prompt."""
+        stop = threading.Event()
+        box = {}
+        streamed = []
+
+        def on_token(piece: str) -> None:
+            if stop.is_set():
+                return
+            streamed.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        def run() -> None:
+            try:
+                box['result'] = self.session.ask(
+                    question, on_token=on_token, stop_event=stop,
+                    **self.gen_kwargs)
+            except Exception as e:  # the contract says ask() never raises
+                box['exc'] = e
+
+        sys.stdout.write('ASSISTANT: ')
+        sys.stdout.flush()
+        # Generation runs in a worker so that Ctrl-C (delivered to the main
+        # thread) can set the stop event instead of tearing through torch.
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        interrupted = False
+        while worker.is_alive():
+            try:
+                worker.join(0.1)
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.set()
+        if 'exc' in box:
+            print(f'\nerror: {type(box["exc"]).__name__}: {box["exc"]}',
+                  flush=True)
+            return
+        result = box.get('result') or {}
+        if not streamed and not interrupted:
+            sys.stdout.write(str(result.get('text') or ''))
+        print(flush=True)
+        if interrupted:
+            print('[stopped]', flush=True)
+        if result.get('error'):
+            print(f'error: {result["error"]}', flush=True)
+            return
+        self.last = result
+        line = summary_line(result)
+        if line:
+            print(line, flush=True)
+
+    def loop(self) -> int:
+        commands = dict(image=self.cmd_image, reset=self.cmd_reset,
+                        save=self.cmd_save, help=self.cmd_help)
+        print(f'[chatting about {self.image}; /help for commands, an empty '
+              'line or Ctrl-D ends]', flush=True)
+        while True:
+            try:
+                line = input('USER: ')
+            except EOFError:
+                print(flush=True)
+                return 0
+            except KeyboardInterrupt:
+                print(flush=True)
+                return 0
+            line = line.strip()
+            if not line:
+                return 0
+            if line.startswith('/'):
+                name, _, rest = line[1:].partition(' ')
+                cmd = commands.get(name.lower())
+                if cmd is None:
+                    print(f'error: unknown command /{name}; /help lists them',
+                          flush=True)
+                    continue
+                cmd(rest)
+                continue
+            self.ask(line)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    if not osp.exists(args.model):
+        fail(f'{args.model}: no such config file or model folder')
+    if args.weights and not osp.isfile(args.weights):
+        fail(f'{args.weights}: no such checkpoint')
+    problem = check_image(osp.expanduser(args.image))
+    if problem:
+        fail(problem)
+    try:
+        import readline  # noqa: F401  (line editing and history in input())
+    except ImportError:
+        pass
+    ensure_package()
+    from llava_detseg.apis import LlavaDetSegInferencer
+    try:
+        inferencer = LlavaDetSegInferencer(
+            model=args.model, weights=args.weights, device=args.device,
+            load_4bit=args.load_4bit, load_8bit=args.load_8bit,
+            show_progress=False)
+    except Exception as e:
+        fail(f'cannot load the model from {args.model}: '
+             f'{type(e).__name__}: {e}', code=1)
+    image = osp.expanduser(args.image)
+    session = inferencer.chat(image=image)
+    return Chat(session, image, args).loop()
+
+
+if __name__ == '__main__':
+    os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Run a LLaVA-DetSeg model on images: mmdet's ``demo/image_demo.py`` flags.
+
+``inputs`` is an image, a folder of images or a glob; ``--texts`` is one
+instruction for every image or one per image (matched to the images in sorted
+order). Every image gets ``OUT_DIR/preds/<stem>.json`` (boxes, masks, the
+answer: the inference API's prediction dict) and ``OUT_DIR/vis/<stem>.png``.
+
+Examples::
+
+    python demo/image_demo.py data/shapes/images/val/000000.png \\
+        configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py \\
+        --weights "$(cat work_dirs/demo/last_checkpoint)" \\
+        --texts 'Detect the circles and segment the triangles.'
+    python demo/image_demo.py 'data/shapes/images/val/00000*.png' \\
+        work_dirs/merged_hf --texts 'How many circles are there?' --print-result
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                  '.tiff', '.webp')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """mmdet's image_demo flags plus LLaVA's generation flags."""
+    parser = argparse.ArgumentParser(
+        description='LLaVA-DetSeg on images: answers, boxes and masks')
+    parser.add_argument('inputs', help='an image, a folder of images or a '
+                        'glob (quote it)')
+    parser.add_argument(
+        'model', help='a config file, or a folder exported by '
+        'tools/model_converters/merge_lora.py')
+    parser.add_argument('--weights', default=None,
+                        help='checkpoint (.pth) to load into the config\'s model')
+    parser.add_argument(
+        '--texts', nargs='+', default=None,
+        help='the instruction: one for all images, or one per image in sorted '
+        'order (default: the model\'s first example instruction)')
+    parser.add_argument('--out-dir', default='outputs',
+                        help='output folder (preds/ and vis/ inside)')
+    parser.add_argument('--device', default=None,
+                        help='device, e.g. cpu, cuda:0 (default: cuda:0 when '
+                        'available, else cpu)')
+    parser.add_argument('--pred-score-thr', type=float, default=None,
+                        help='box score threshold (default: the model\'s)')
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='images per forward pass')
+    parser.add_argument('--show', action='store_true',
+                        help='display each drawing in a window')
+    parser.add_argument('--no-save-vis', action='store_true',
+                        help='do not write the drawings')
+    parser.add_argument('--no-save-pred', action='store_true',
+                        help='do not write the prediction JSON files')
+    parser.add_argument('--print-result', action='store_true',
+                        help='print each prediction')
+    parser.add_argument('--max-new-tokens', type=int, default=None,
+                        help='most tokens per answer (default: the model\'s)')
+    parser.add_argument('--temperature', type=float, default=0.0,
+                        help='sampling temperature; 0 decodes greedily')
+    parser.add_argument('--top-p', type=float, default=1.0,
+                        help='nucleus sampling threshold')
+    quant = parser.add_mutually_exclusive_group()
+    quant.add_argument('--load-4bit', action='store_true',
+                       help='load the language model in 4 bit (CUDA)')
+    quant.add_argument('--load-8bit', action='store_true',
+                       help='load the language model in 8 bit (CUDA)')
+    return parser.parse_args(argv)
+
+
+def fail(msg: str, code: int = 2) -> None:
+    """One line on stderr, then exit."""
+    print(f'image_demo.py: error: {msg}', file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def ensure_package() -> None:
+    """Import ``llava_detseg`` from the installed package or ``projects/``."""
+    try:
+        import llava_detseg  # noqa: F401
+    except ImportError:
+        root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+        sys.path.insert(0, osp.join(root, 'projects'))
+
+
+def is_image(path: str) -> bool:
+    return osp.isfile(path) and path.lower().endswith(IMG_EXTENSIONS)
+
+
+def expand_inputs(inputs: str) -> List[str]:
+    """The images an input names, sorted; exits with one line if none."""
+    if osp.isdir(inputs):
+        files = sorted(
+            osp.join(inputs, f) for f in os.listdir(inputs)
+            if is_image(osp.join(inputs, f)))
+        if not files:
+            fail(f'{inputs}: no images ({", ".join(IMG_EXTENSIONS)}) in '
+                 'this folder')
+        return files
+    if osp.isfile(inputs):
+        return [inputs]
+    if glob.has_magic(inputs):
+        files = sorted(f for f in glob.glob(inputs) if is_image(f))
+        if not files:
+            fail(f'{inputs}: the pattern matches no image')
+        return files
+    fail(f'{inputs}: no such image, folder or pattern')
+
+
+def show(drawings, names) -> None:
+    """Display the drawings (RGB) one after another; any key goes on."""
+    import cv2
+    try:
+        for img, name in zip(drawings, names):
+            cv2.imshow(name, img[..., ::-1])
+            cv2.waitKey(0)
+            cv2.destroyWindow(name)
+    except cv2.error as e:
+        print(f'--show: cannot open a window ({str(e).splitlines()[-1]})',
+              file=sys.stderr)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    if not osp.exists(args.model):
+        fail(f'{args.model}: no such config file or model folder')
+    if args.weights and not osp.isfile(args.weights):
+        fail(f'{args.weights}: no such checkpoint')
+    if args.batch_size < 1:
+        fail(f'--batch-size {args.batch_size}: must be at least 1')
+    images = expand_inputs(args.inputs)
+    texts = args.texts
+    if texts is not None and len(texts) not in (1, len(images)):
+        fail(f'--texts: {len(texts)} instructions for {len(images)} images; '
+             'give one for all or one per image')
+
+    ensure_package()
+    import torch
+    from llava_detseg.apis import LlavaDetSegInferencer
+    device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
+    try:
+        inferencer = LlavaDetSegInferencer(
+            model=args.model, weights=args.weights, device=device,
+            load_4bit=args.load_4bit, load_8bit=args.load_8bit,
+            show_progress=True)
+    except Exception as e:
+        fail(f'cannot load the model from {args.model}: '
+             f'{type(e).__name__}: {e}', code=1)
+    if texts is None:
+        texts = [inferencer.example_instructions[0]]
+    out = inferencer(
+        images, texts=texts[0] if len(texts) == 1 else list(texts),
+        batch_size=args.batch_size, out_dir=args.out_dir,
+        pred_score_thr=args.pred_score_thr, return_vis=args.show,
+        no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
+        print_result=args.print_result, max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature, top_p=args.top_p)
+    preds = out['predictions']
+    if args.show and out.get('visualization') is not None:
+        show(out['visualization'], [osp.basename(p) for p in images])
+
+    failed = [p for p in preds if p.get('error')]
+    for p in failed:
+        print(f'{p.get("image")}: {p["error"]}', file=sys.stderr)
+    written = []
+    if not args.no_save_pred:
+        written.append(f'predictions in {osp.join(args.out_dir, "preds")}')
+    if not args.no_save_vis:
+        written.append(f'drawings in {osp.join(args.out_dir, "vis")}')
+    print(f'{len(preds) - len(failed)} of {len(preds)} images done'
+          + (': ' + ', '.join(written) if written else ''))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
