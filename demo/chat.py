@@ -177,12 +177,14 @@ class Chat:
             print(f'error: {path}: {e}', flush=True)
             return
         self.image, self.last = path, None
-        print(f'[new conversation on {path}]', flush=True)
+        print(f'[new conversation on {path}; history: '
+              f'{len(self.session.history)} turns]', flush=True)
 
     def cmd_reset(self, rest: str) -> None:
         self.session.reset()
         self.last = None
-        print('[history cleared]', flush=True)
+        print(f'[history cleared: {len(self.session.history)} '
+              'turns]', flush=True)
 
     def cmd_save(self, rest: str) -> None:
         if self.last is None:
