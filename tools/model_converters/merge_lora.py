@@ -5,13 +5,28 @@ Writes into ``--out-dir``:
 * ``merged.pth``: an MMEngine checkpoint of the merged model, loadable by the
   same config without ``model.adapters`` (``merged_config.py``, also
   written), e.g. ``tools/test.py merged_config.py merged.pth``;
-* ``hf/``: a Hugging Face ``LlavaForConditionalGeneration`` folder (merged
-  language model and projector, the merged CLIP backbone as its vision tower
-  when the architectures match, and the tokenizer), loadable with
-  ``from_pretrained`` and usable as ``language.pretrained``.
+* ``hf/``: the whole model as a Hugging Face folder
+  (``llava_detseg.models.utils.export``):
 
-The merged model gives the unmerged one's outputs up to float rounding
-(tests/tools/test_merge_lora.py checks 1e-5 relative in float32).
+  * ``config.json``, ``model.safetensors``, tokenizer files: a
+    ``LlavaForConditionalGeneration`` (merged language model, the trained
+    ``<DET>``/``<SEG>``/``<loc_i>`` rows folded into the embedding and
+    ``lm_head``, the projector when LLaVA can hold it, the merged CLIP
+    backbone as its vision tower when the architectures match), loadable
+    with ``from_pretrained`` and usable as ``language.pretrained``;
+  * ``vision/``: the merged backbone as a ``CLIPVisionModel``;
+  * ``llava_detseg_config.py``: the resolved config (no adapters, no
+    distiller, ``pretrained`` paths inside ``hf/``);
+  * ``llava_detseg_extra.safetensors``: neck, heads, router and a replaced
+    projector;
+
+  ``load_exported('DIR/hf')`` rebuilds the model from it.
+
+A config without ``model.adapters`` is exported as it is (nothing to merge).
+What cannot be exported (e.g. a quantized language model) stops the tool with
+one line. The merged model gives the unmerged one's outputs up to float
+rounding (tests/tools/test_lora_tools.py checks 1e-4 in float32,
+tests/tools/test_export.py the export).
 
 Example:
     python tools/model_converters/merge_lora.py CONFIG CHECKPOINT \
@@ -29,37 +44,14 @@ from mmengine.config import Config, DictAction  # noqa: E402
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='config with model.adapters')
-    parser.add_argument('checkpoint', help='checkpoint with the adapters')
+    parser.add_argument('config', help='config (with or without '
+                        'model.adapters)')
+    parser.add_argument('checkpoint', help='checkpoint of that config')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--no-hf', action='store_true',
                         help='skip the Hugging Face folder')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
-
-
-def export_hf(model, out_dir: str) -> str:
-    """Save the (merged) language branch as a llava-hf folder."""
-    llava = model.language.llava
-    vit = model.backbone.vit
-    vc = llava.config.vision_config
-    same = all(
-        getattr(vit.config, k) == getattr(vc, k)
-        for k in ('hidden_size', 'num_hidden_layers', 'patch_size',
-                  'image_size', 'intermediate_size'))
-    folder = osp.join(out_dir, 'hf')
-    # LLaVA's own vision tower is dropped at load (the backbone replaces it);
-    # put the merged backbone back so the folder is a complete LLaVA.
-    llava.model.vision_tower = vit if same else None
-    try:
-        llava.save_pretrained(folder)
-    finally:
-        llava.model.vision_tower = None
-    model.language.tokenizer.save_pretrained(folder)
-    if not same:
-        print('warning: the backbone differs from the LLaVA vision config; '
-              'hf/ holds no vision tower weights', file=sys.stderr)
-    return folder
 
 
 def main() -> int:
@@ -70,6 +62,9 @@ def main() -> int:
     from mmengine.runner import load_checkpoint
 
     from llava_detseg.models.adapters import merge_adapters
+    from llava_detseg.models.utils.export import (ExportError,
+                                                  check_exportable,
+                                                  export_model)
     from llava_detseg.registry import MODELS
     from llava_detseg.utils import register_all_modules
 
@@ -82,9 +77,8 @@ def main() -> int:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.model.get('adapters') is None:
-        print(f'error: {args.config} has no model.adapters to merge',
-              file=sys.stderr)
-        return 2
+        print(f'{args.config} has no model.adapters: nothing to merge, '
+              'exporting the model as it is')
     init_default_scope(cfg.get('default_scope', 'llava_detseg'))
     # the teacher of distillation is not needed to merge
     cfg.model.distiller = None
@@ -93,6 +87,12 @@ def main() -> int:
                            strict=True)
     model.eval()
     merge_adapters(model)
+    if not args.no_hf:
+        try:  # before anything is written
+            check_exportable(model, cfg)
+        except ExportError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
     os.makedirs(args.out_dir, exist_ok=True)
     meta = dict(ckpt.get('meta', {}), merged_from=args.checkpoint)
     torch.save(dict(meta=meta, state_dict=model.state_dict()),
@@ -101,8 +101,9 @@ def main() -> int:
     cfg.load_from = osp.join(args.out_dir, 'merged.pth')
     cfg.dump(osp.join(args.out_dir, 'merged_config.py'))
     print(f'merged checkpoint: {osp.join(args.out_dir, "merged.pth")}')
-    if not args.no_hf and getattr(model, 'language', None) is not None:
-        print(f'hugging face folder: {export_hf(model, args.out_dir)}')
+    if not args.no_hf:
+        folder = export_model(model, cfg, osp.join(args.out_dir, 'hf'))
+        print(f'hugging face folder: {folder}')
     return 0
 
 
