@@ -18,14 +18,13 @@ drawing and its JSON into ``--out-dir``), ``/help``. An empty line or EOF
 (Ctrl-D) ends the chat; Ctrl-C during an answer stops that answer.
 """
 import argparse
-import inspect
 import os
 import os.path as osp
 import shlex
 import sys
 import threading
 from collections import Counter
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 HELP = """commands:
   /image PATH   start a new conversation on another image
@@ -82,24 +81,6 @@ def ensure_package() -> None:
         sys.path.insert(0, osp.join(root, 'projects'))
 
 
-def check_image(path: str) -> Optional[str]:
-    """A one-line reason why ``path`` is not a readable image, else None."""
-    if not path:
-        return 'no image path given'
-    if not osp.exists(path):
-        return f'{path}: no such file'
-    if not osp.isfile(path):
-        return f'{path}: not a file'
-    import cv2
-    try:
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
-    except Exception as e:  # cv2 raises on some broken headers
-        return f'{path}: cannot read the image ({e})'
-    if img is None or img.size == 0:
-        return f'{path}: not a readable image'
-    return None
-
-
 def count_by_class(items: List[Dict]) -> str:
     """``'circle 2, square 1'`` in the order classes first appear."""
     counts = Counter(str(it.get('class', it.get('label', '?'))) for it in items)
@@ -110,7 +91,9 @@ def summary_line(result: Dict) -> Optional[str]:
     """One line on what the answer held, or None for a plain answer."""
     boxes = result.get('boxes') or []
     masks = result.get('masks') or []
-    problems = {k: v for k, v in (result.get('problems') or {}).items() if v}
+    # truncation has a warning of its own
+    problems = {k: v for k, v in (result.get('problems') or {}).items()
+                if v and k != 'truncated'}
     truncated = bool(result.get('truncated'))
     if not (boxes or masks or problems or truncated):
         return None
@@ -135,17 +118,6 @@ def summary_line(result: Dict) -> Optional[str]:
     return '[' + ' | '.join(parts) + ']'
 
 
-def generation_kwargs(ask: Callable, args: argparse.Namespace) -> Dict:
-    """The generation options ``ChatSession.ask`` accepts."""
-    wanted = dict(max_new_tokens=args.max_new_tokens,
-                  temperature=args.temperature, top_p=args.top_p,
-                  pred_score_thr=args.pred_score_thr)
-    params = inspect.signature(ask).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return wanted
-    return {k: v for k, v in wanted.items() if k in params}
-
-
 class Chat:
     """The prompt loop over one ``ChatSession``."""
 
@@ -153,8 +125,6 @@ class Chat:
         self.session = session
         self.image = image
         self.args = args
-        self.last = None
-        self.gen_kwargs = generation_kwargs(session.ask, args)
 
     # commands -----------------------------------------------------------
     def cmd_image(self, rest: str) -> None:
@@ -166,37 +136,33 @@ class Chat:
             print('usage: /image PATH', flush=True)
             return
         path = osp.expanduser(' '.join(parts))
-        problem = check_image(path)
-        if problem:
-            print(f'error: {problem}; the conversation goes on with '
-                  f'{self.image}', flush=True)
-            return
         try:
             self.session.set_image(path)
-        except Exception as e:  # never leave the chat on a bad image
-            print(f'error: {path}: {e}', flush=True)
+        except (ValueError, FileNotFoundError, TypeError) as e:
+            print(f'error: {e}; still on {self.image}', flush=True)
             return
-        self.image, self.last = path, None
+        self.image = path
         print(f'[new conversation on {path}; history: '
               f'{len(self.session.history)} turns]', flush=True)
 
     def cmd_reset(self, rest: str) -> None:
         self.session.reset()
-        self.last = None
         print(f'[history cleared: {len(self.session.history)} '
               'turns]', flush=True)
 
     def cmd_save(self, rest: str) -> None:
-        if self.last is None:
+        if self.session.last is None:
             print('error: nothing to save yet: ask something first', flush=True)
             return
         try:
-            png, js = self.session.save(self.args.out_dir)
-        except Exception as e:
+            paths = self.session.save(self.args.out_dir)
+        except (OSError, ValueError) as e:
             print(f'error: cannot save into {self.args.out_dir}: {e}',
                   flush=True)
             return
-        print(f'saved {png} and {js}', flush=True)
+        # an answer that failed (bad input) has a JSON but no drawing
+        print('saved ' + ' and '.join(p for p in paths if osp.isfile(p)),
+              flush=True)
 
     def cmd_help(self, rest: str) -> None:
         print(HELP, flush=True)
@@ -218,8 +184,7 @@ class Chat:
         def run() -> None:
             try:
                 box['result'] = self.session.ask(
-                    question, on_token=on_token, stop_event=stop,
-                    **self.gen_kwargs)
+                    question, on_token=on_token, stop_event=stop)
             except Exception as e:  # the contract says ask() never raises
                 box['exc'] = e
 
@@ -244,12 +209,11 @@ class Chat:
         if not streamed and not interrupted:
             sys.stdout.write(str(result.get('text') or ''))
         print(flush=True)
-        if interrupted:
+        if interrupted or result.get('stopped'):
             print('[stopped]', flush=True)
         if result.get('error'):
             print(f'error: {result["error"]}', flush=True)
             return
-        self.last = result
         line = summary_line(result)
         if line:
             print(line, flush=True)
@@ -289,15 +253,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         fail(f'{args.model}: no such config file or model folder')
     if args.weights and not osp.isfile(args.weights):
         fail(f'{args.weights}: no such checkpoint')
-    problem = check_image(osp.expanduser(args.image))
-    if problem:
-        fail(problem)
+    image = osp.expanduser(args.image)
+    if not osp.isfile(image):
+        fail(f'image {image} does not exist')
     try:
         import readline  # noqa: F401  (line editing and history in input())
     except ImportError:
         pass
     ensure_package()
-    from llava_detseg.apis import LlavaDetSegInferencer
+    from llava_detseg.apis import LlavaDetSegInferencer, load_image
+    try:
+        load_image(image)  # before the model loads: fail in a second
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
     try:
         inferencer = LlavaDetSegInferencer(
             model=args.model, weights=args.weights, device=args.device,
@@ -306,8 +274,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as e:
         fail(f'cannot load the model from {args.model}: '
              f'{type(e).__name__}: {e}', code=1)
-    image = osp.expanduser(args.image)
-    session = inferencer.chat(image=image)
+    session = inferencer.chat(
+        image=image, max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature, top_p=args.top_p,
+        pred_score_thr=args.pred_score_thr)
     return Chat(session, image, args).loop()
 
 

@@ -21,8 +21,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
-                  '.tiff', '.webp')
+# the inferencer's (llava_detseg.apis.images.IMAGE_EXTENSIONS), without
+# importing the package before the arguments are checked
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -39,7 +40,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--texts', nargs='+', default=None,
         help='the instruction: one for all images, or one per image in sorted '
-        'order (default: the model\'s first example instruction)')
+        'order (default: the inferencer\'s, "Detect all objects.")')
     parser.add_argument('--out-dir', default='outputs',
                         help='output folder (preds/ and vis/ inside)')
     parser.add_argument('--device', default=None,
@@ -110,19 +111,6 @@ def expand_inputs(inputs: str) -> List[str]:
     fail(f'{inputs}: no such image, folder or pattern')
 
 
-def show(drawings, names) -> None:
-    """Display the drawings (RGB) one after another; any key goes on."""
-    import cv2
-    try:
-        for img, name in zip(drawings, names):
-            cv2.imshow(name, img[..., ::-1])
-            cv2.waitKey(0)
-            cv2.destroyWindow(name)
-    except cv2.error as e:
-        print(f'--show: cannot open a window ({str(e).splitlines()[-1]})',
-              file=sys.stderr)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if not osp.exists(args.model):
@@ -149,18 +137,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as e:
         fail(f'cannot load the model from {args.model}: '
              f'{type(e).__name__}: {e}', code=1)
-    if texts is None:
-        texts = [inferencer.example_instructions[0]]
+    if texts is not None:
+        texts = texts[0] if len(texts) == 1 else list(texts)
     out = inferencer(
-        images, texts=texts[0] if len(texts) == 1 else list(texts),
+        images, texts=texts,
         batch_size=args.batch_size, out_dir=args.out_dir,
-        pred_score_thr=args.pred_score_thr, return_vis=args.show,
+        pred_score_thr=args.pred_score_thr, show=args.show,
         no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
         print_result=args.print_result, max_new_tokens=args.max_new_tokens,
         temperature=args.temperature, top_p=args.top_p)
     preds = out['predictions']
-    if args.show and out.get('visualization') is not None:
-        show(out['visualization'], [osp.basename(p) for p in images])
 
     failed = [p for p in preds if p.get('error')]
     for p in failed:

@@ -83,7 +83,7 @@ def test_chat_session(text_model, shapes_root, tmp_path):
         # bad input: one clear line each, and the chat goes on
         out = turn(child, '/image ' + str(tmp_path / 'missing.png'))
         assert out.strip().count('\n') == 0
-        assert 'missing.png: no such file' in out
+        assert 'missing.png does not exist' in out
         out = turn(child, '/image')
         assert out.strip() == 'usage: /image PATH'
         out = turn(child, '/bogus')
