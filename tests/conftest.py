@@ -29,10 +29,12 @@ def shapes_root(tmp_path_factory) -> str:
     return root
 
 
-def tiny_config(ckpt: dict, data_root: str, work_dir: str = None):
-    """The embedded default config pointed at test folders, small and fast."""
+def tiny_config(ckpt: dict, data_root: str, work_dir: str = None,
+                config: str = TINY_CONFIG):
+    """The embedded default config (or ``config``, one of its children)
+    pointed at test folders, small and fast."""
     from mmengine.config import Config
-    cfg = Config.fromfile(TINY_CONFIG)
+    cfg = Config.fromfile(config)
     root = data_root.rstrip('/') + '/'
     cfg.model.backbone.pretrained = ckpt['clip']
     cfg.model.language.pretrained = ckpt['llava']
@@ -43,6 +45,10 @@ def tiny_config(ckpt: dict, data_root: str, work_dir: str = None):
         cfg[loader].persistent_workers = False
     for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
         evaluator[0].metric.ann_file = root + 'annotations/instances_val.json'
+        for metric in evaluator[1:]:
+            if 'det_metric' in metric:  # TextDetSegMetric's CocoMetric
+                metric.det_metric.ann_file = \
+                    root + 'annotations/instances_val.json'
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.visualization.interval = 4
     if work_dir is not None:
@@ -54,3 +60,32 @@ def tiny_config(ckpt: dict, data_root: str, work_dir: str = None):
 def cfg(tiny_ckpt, shapes_root, tmp_path):
     """The tiny config on the session's data, with its own work dir."""
     return tiny_config(tiny_ckpt, shapes_root, str(tmp_path / 'work'))
+
+
+TEXT_CONFIG = osp.join(
+    ROOT, 'configs', 'ablations',
+    'llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py')
+
+
+@pytest.fixture(scope='session')
+def text_model(tiny_ckpt, shapes_root, tmp_path_factory) -> dict:
+    """A tiny random model that answers in <DET>/<SEG> text, saved as a
+    config + an MMEngine checkpoint: ``{'config': path, 'checkpoint':
+    path}`` (the inferencer and the demos load it as users load theirs)."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from llava_detseg.registry import MODELS
+    from llava_detseg.utils import register_all_modules
+    register_all_modules()
+    text = tiny_config(tiny_ckpt, shapes_root, config=TEXT_CONFIG)
+    root = tmp_path_factory.mktemp('text_model')
+    config = str(root / 'text_model.py')
+    text.dump(config)
+    init_default_scope('llava_detseg')
+    torch.manual_seed(0)
+    model = MODELS.build(text.model)
+    model.init_weights()
+    checkpoint = str(root / 'text_model.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    return dict(config=config, checkpoint=checkpoint)

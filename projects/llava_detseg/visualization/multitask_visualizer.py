@@ -1,4 +1,5 @@
 """Drawing boxes, semantic masks and answers of one sample."""
+import textwrap
 from typing import List, Optional
 
 import cv2
@@ -41,17 +42,24 @@ class MultiTaskVisualizer(DetLocalVisualizer):
                                      seg_classes, colours)
 
     @staticmethod
-    def _qa_panel(image: np.ndarray, data_sample) -> np.ndarray:
+    def qa_panel(image: np.ndarray, data_sample) -> np.ndarray:
+        """``image`` with a white panel under it: each question and its
+        answer (and the reference answer, where there is one), wrapped to
+        the image's width (at least 60 characters)."""
         questions = data_sample.get('questions') or []
         if not questions:
             return image
         preds = data_sample.get('pred_answers') or [''] * len(questions)
-        gts = data_sample.get('gt_answers') or [''] * len(questions)
-        lines = [
-            f'Q: {q.replace("<image>", "").strip()}  A: {p}  (gt: {g})'
-            for q, p, g in zip(questions, preds, gts)
-        ]
-        width = max(image.shape[1], 7 * max(len(t) for t in lines))
+        gts = data_sample.get('gt_answers') or [None] * len(questions)
+        width = max(image.shape[1], 420)
+        per_line = max(width // 7, 20)
+        lines: List[str] = []
+        for q, p, g in zip(questions, preds, gts):
+            text = f'Q: {q.replace("<image>", "").strip()}  A: {p}'
+            if g is not None:
+                text += f'  (gt: {g})'
+            lines += textwrap.wrap(text, per_line) or ['']
+        lines = lines[:40] + (['...'] if len(lines) > 40 else [])
         panel = np.full((16 * len(lines) + 6, width, 3), 255, np.uint8)
         for k, text in enumerate(lines):
             cv2.putText(panel, text, (3, 16 * k + 14),
@@ -86,7 +94,7 @@ class MultiTaskVisualizer(DetLocalVisualizer):
         """Save the drawn picture with its panel, to ``out_file`` if given."""
         sample, out_file = getattr(self, '_panel', (None, None))
         if sample is not None:
-            image = self._qa_panel(image, sample)
+            image = self.qa_panel(image, sample)
         if out_file is not None:
             mmcv.imwrite(image[..., ::-1], out_file)
             return

@@ -8,6 +8,7 @@ from mmengine.evaluator import BaseMetric
 from llava_detseg.models.utils import build_in_scope
 from llava_detseg.registry import METRICS
 from llava_detseg.structures import DetSegTextCodec
+from llava_detseg.structures.box_scores import copied_box_scores
 
 
 @METRICS.register_module()
@@ -207,24 +208,10 @@ class TextDetSegMetric(BaseMetric):
                                      hl[asked], self.agreement_iou)
 
     def _copied_scores(self, parsed, hb, hl, hs, shape) -> np.ndarray:
-        """Per text box: the score of the head box it copies (same class,
-        same bins), else its rank score below ``head_score_thr``."""
-        out = parsed.scores * np.float32(self.head_score_thr)
-        if hb is None or not len(hb) or not len(parsed.bboxes):
-            return out
-        # the head's boxes as the context wrote them, decoded the same way
-        items = self.codec.det_items(hb, hl, shape, hs)
-        copies = self.codec.decode(self.codec.det_block(items), shape)
-        order = np.argsort(-hs, kind='stable')[:len(items)]
-        used = np.zeros(len(order), bool)
-        for i, (box, label) in enumerate(zip(parsed.bboxes, parsed.labels)):
-            same = (~used) & (copies.labels == label) & np.all(
-                np.abs(copies.bboxes - box) < 1e-3, axis=1)
-            if same.any():
-                j = int(np.argmax(same))
-                used[j] = True
-                out[i] = hs[order[j]]
-        return out
+        """Per text box: the score of the head box it copies, else its rank
+        score below ``head_score_thr`` (``copied_box_scores``)."""
+        return copied_box_scores(self.codec, parsed, hb, hl, hs,
+                                 self.head_score_thr)
 
     def _score_seg(self, sample: dict, parsed, rec: dict) -> list:
         text_map = parsed.render_sem_seg(

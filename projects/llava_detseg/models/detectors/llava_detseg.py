@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
-from ..language.llava_branch import first_question
+from ..language.responder import (Request, answer_requests,
+                                   dataset_requests, store_responses)
 from ..language.text_tasks import TextTaskIO
 from llava_detseg.tasks import TASKS
 from ..routers import build_router
@@ -363,54 +364,74 @@ class LlavaDetSeg(BaseModel):
 
     def predict(self, inputs: Tensor,
                 data_samples: List[DetDataSample]) -> List[DetDataSample]:
-        """Fill ``pred_instances``, ``pred_sem_seg`` and ``pred_answers``.
+        """Fill ``pred_instances``, ``pred_sem_seg`` and the answers to the
+        samples' questions and text instructions (:meth:`respond`)."""
+        return self.respond(inputs, data_samples)
 
-        Boxes and masks are rescaled to the original image, as mmdet's
-        ``CocoMetric`` and mmseg's ``IoUMetric`` expect.
+    @torch.no_grad()
+    def respond(self,
+                inputs: Tensor,
+                data_samples: List[DetDataSample],
+                requests: Optional[Sequence[List[Request]]] = None,
+                generation: Optional[dict] = None,
+                max_new_tokens: Optional[int] = None
+                ) -> List[DetDataSample]:
+        """The one path from images and instructions to answers.
+
+        The backbone runs once; the heads run on the samples whose
+        ``tasks`` ask for them and on those whose requests need their
+        results in a grounded context; the language branch answers every
+        request (``responder.answer_requests``). Boxes and masks are in
+        original-image pixels, as mmdet's ``CocoMetric`` and mmseg's
+        ``IoUMetric`` expect; the answers are in ``sample.responses`` (and
+        the fields the metrics read).
+
+        Args:
+            inputs (Tensor): The preprocessed batch.
+            data_samples (list[DetDataSample]): One per image.
+            requests (list[list[Request]], optional): Per image; default
+                the samples' own questions and text instructions
+                (``responder.dataset_requests``).
+            generation (dict, optional): Temperature, top_p, a streamer,
+                stopping criteria (``LlavaLanguageBranch.predict``).
+            max_new_tokens (int, optional): Budget of every answer.
         """
+        if requests is None:
+            requests = [dataset_requests(s) for s in data_samples]
         feats, vit = self.extract_feat(inputs)
-        n = len(data_samples)
-        idx = self._split(data_samples, 'det')
-        if self.det_head is not None and idx:
-            results = self.det_head.predict(
-                self._task_feats('det', feats, vit, idx, data_samples),
-                [data_samples[i] for i in idx],
-                rescale=True)
-            for i, res in zip(idx, results):
-                data_samples[i].pred_instances = res
-        idx = self._split(data_samples, 'seg')
-        if self.seg_head is not None and idx:
-            logits = self.seg_head(
-                self._task_feats('seg', feats, vit, idx, data_samples))
-            for row, i in enumerate(idx):
-                data_samples[i].pred_sem_seg = self._seg_to_original(
-                    logits[row:row + 1], data_samples[i])
-        idx = self._split(data_samples, 'vqa')
-        if self.language is not None and idx:
-            self._predict_answers(vit, idx, data_samples)
-        if self.text is not None:  # after the heads: grounded mode reads them
-            self.text.predict(self.language, vit.hidden_states, data_samples)
+        grounded = self.text is not None and self.text.mode == 'grounded'
+        for task in ('det', 'seg'):
+            idx = [
+                i for i, (s, reqs) in enumerate(zip(data_samples, requests))
+                if task in s.metainfo.get('tasks', TASKS) or (
+                    grounded and any(getattr(r, task) is not None
+                                     for r in reqs))
+            ]
+            if idx:
+                self._predict_head(task, feats, vit, idx, data_samples)
+        responses = answer_requests(self, vit, data_samples, requests,
+                                    generation, max_new_tokens)
+        store_responses(data_samples, responses)
         return data_samples
 
-    def _predict_answers(self, vit: ViTOutputs, idx: List[int],
-                         data_samples: List[DetDataSample]) -> None:
-        tokens = self._vqa_tokens(vit, idx, data_samples)
-        questions, refs, owner = [], [], []
+    def _predict_head(self, task: str, feats, vit: ViTOutputs,
+                      idx: List[int],
+                      data_samples: List[DetDataSample]) -> None:
+        """``pred_instances`` (det) or ``pred_sem_seg`` (seg) of ``idx``."""
+        head = self.det_head if task == 'det' else self.seg_head
+        if head is None:
+            return
+        x = self._task_feats(task, feats, vit, idx, data_samples)
+        if task == 'det':
+            results = head.predict(x, [data_samples[i] for i in idx],
+                                   rescale=True)
+            for i, res in zip(idx, results):
+                data_samples[i].pred_instances = res
+            return
+        logits = head(x)
         for row, i in enumerate(idx):
-            for conv in data_samples[i].metainfo.get('conversations', []):
-                q, a = first_question(conv)
-                questions.append(q)
-                refs.append(a)
-                owner.append(row)
-        answers = self.language.predict(tokens, questions, owner)
-        for row, i in enumerate(idx):
-            sample = data_samples[i]
-            sample.questions, sample.pred_answers, sample.gt_answers = [], [], []
-        for q, a, ref, row in zip(questions, answers, refs, owner):
-            sample = data_samples[idx[row]]
-            sample.questions.append(q)
-            sample.pred_answers.append(a)
-            sample.gt_answers.append(ref)
+            data_samples[i].pred_sem_seg = self._seg_to_original(
+                logits[row:row + 1], data_samples[i])
 
     @staticmethod
     def _seg_to_original(logits: Tensor, sample: DetDataSample) -> PixelData:

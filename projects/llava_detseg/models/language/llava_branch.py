@@ -1,5 +1,5 @@
 """The LLaVA language branch: projector + LLaMA from a llava-hf folder."""
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -237,37 +237,81 @@ class LlavaLanguageBranch(BaseModule):
                 image_index: Sequence[int],
                 max_new_tokens: Optional[int] = None,
                 prefix_allowed_tokens_fn: Optional[Callable] = None,
-                logits_processor: Optional[Sequence[Callable]] = None
-                ) -> List[str]:
-        """Greedy answers, one per question, in one batched ``generate``
-        (at most ``max_new_tokens`` tokens, default the constructor's;
-        ``prefix_allowed_tokens_fn`` and ``logits_processor`` are
-        ``generate``'s, given the generated ids of each row, see
-        ``constrained_decoding.py``)."""
+                logits_processor: Optional[Sequence[Callable]] = None,
+                histories: Optional[Sequence[Conversation]] = None,
+                generation: Optional[dict] = None,
+                return_details: bool = False) -> list:
+        """Answers, one per question, in one batched ``generate``.
+
+        Args:
+            image_tokens (Tensor): (B, N, D) projected tokens.
+            questions (Sequence[str]): One prompt per sequence; the first
+                turn of a conversation holds ``<image>``.
+            image_index (Sequence[int]): Image of each question.
+            max_new_tokens (int, optional): Budget (default the
+                constructor's).
+            prefix_allowed_tokens_fn, logits_processor: ``generate``'s,
+                given the generated ids of each row (see
+                ``constrained_decoding.py``).
+            histories (Sequence[Conversation], optional): Earlier turns of
+                each question's conversation (human / gpt dicts, as the
+                model saw them), placed before it.
+            generation (dict, optional): ``temperature`` (0: greedy, the
+                default), ``top_p``, ``streamer`` (a transformers streamer;
+                one question only) and ``stopping_criteria``.
+            return_details (bool): Return :class:`Generated` records (text,
+                token count, whether the budget cut it) instead of strings.
+        """
         if not questions:
             return []
+        histories = histories or [None] * len(questions)
         embeds = [
-            self._embed(self.conv_tokenizer.encode_prompt(q), image_tokens[i])
-            for q, i in zip(questions, image_index)
+            self._embed(self.conv_tokenizer.encode_prompt(q, h),
+                        image_tokens[i])
+            for q, i, h in zip(questions, image_index, histories)
         ]
         inputs, mask = _pad(embeds, left=True)
+        gen = dict(generation or {})
+        temperature = float(gen.pop('temperature', 0.0) or 0.0)
+        top_p = float(gen.pop('top_p', 1.0) or 1.0)
+        sampling = dict(do_sample=True, temperature=temperature,
+                        top_p=top_p) if temperature > 0 else dict(
+                            do_sample=False)
+        budget = max_new_tokens or self.max_new_tokens
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,
-            max_new_tokens=max_new_tokens or self.max_new_tokens,
-            do_sample=False,
+            max_new_tokens=budget,
             num_beams=1,
             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
             logits_processor=LogitsProcessorList(logits_processor or []),
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id)
+            eos_token_id=self.tokenizer.eos_token_id,
+            **sampling, **gen)
         texts = [
             t.strip()
             for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)
         ]
         if self.name_spacing:
             texts = [unspace_after_open(t) for t in texts]
-        return texts
+        if not return_details:
+            return texts
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        details = []
+        for text, row in zip(texts, out.tolist()):
+            ended = eos in row
+            n = row.index(eos) if ended else len(
+                [t for t in row if t != pad])
+            details.append(Generated(text, n, not ended and n >= budget))
+        return details
+
+
+class Generated(NamedTuple):
+    """One generated answer: its text, how many tokens it took, and
+    whether ``max_new_tokens`` cut it before the end-of-sequence token."""
+    text: str
+    num_tokens: int
+    truncated: bool
 
 
 def first_question(conversation: Conversation) -> tuple:

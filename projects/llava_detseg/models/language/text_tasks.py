@@ -8,7 +8,7 @@ from torch import Tensor
 from llava_detseg.structures import DetSegTextCodec
 from .constrained_decoding import (LEVELS, DetSegConstraint, KindProb,
                                    check_switch_rule, per_block_kind,
-                                   terminate_items, tidy_answer)
+                                   terminate_items)
 from .conversation import IMAGE_TOKEN
 
 MODES = ('grounded', 'generative')
@@ -298,36 +298,14 @@ class TextTaskIO:
             self._loc_ids = torch.as_tensor(ids, device=target.device)
         return torch.isin(target, self._loc_ids)
 
-    def _processors(self, language, contexts: List[str]) -> list:
+    def _processors(self, language, contexts: List[str],
+                    max_new_tokens: Optional[int] = None) -> list:
+        """The constrained decoder of one ``generate`` call (none with
+        ``constrain=None``); ``max_new_tokens`` defaults to the config's."""
         if self.constrain is None:
             return []
         constraint = self._format_constraint(language)
-        return [constraint.processor(contexts, self.max_new_tokens,
+        return [constraint.processor(contexts,
+                                     max_new_tokens or self.max_new_tokens,
                                      self.switch_prob, self.run_stop_prob,
                                      self.switch_rule)]
-
-    @torch.no_grad()
-    def predict(self, language, hidden_states: Sequence[Tensor],
-                samples) -> None:
-        """Fill ``pred_texts`` (and the ``text_prompts`` used) per sample."""
-        rows = self._rows(samples)
-        if not rows:
-            return
-        prompts, contexts, owner = [], [], []
-        for row, i in enumerate(rows):
-            sample = samples[i]
-            for item in sample.metainfo['text_conversations']:
-                context = self.head_context(sample, item) \
-                    if self.mode == 'grounded' else ''
-                prompts.append(self.prompt(item, context))
-                contexts.append(context)
-                owner.append(row)
-        texts = language.predict(
-            self._tokens(language, hidden_states, rows), prompts, owner,
-            max_new_tokens=self.max_new_tokens,
-            logits_processor=self._processors(language, contexts))
-        for row, i in enumerate(rows):
-            samples[i].pred_texts, samples[i].text_prompts = [], []
-        for text, prompt, row in zip(texts, prompts, owner):
-            samples[rows[row]].pred_texts.append(tidy_answer(text))
-            samples[rows[row]].text_prompts.append(prompt)

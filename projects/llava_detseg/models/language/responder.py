@@ -1,0 +1,193 @@
+"""One path from instructions to answers.
+
+A :class:`Request` is one instruction about one image: a question, or a
+detection / segmentation request (the ``<DET>`` / ``<SEG>`` blocks it asks
+for), or a compound of them, with the earlier turns of its conversation.
+:func:`answer_requests` answers every request of a batch from the backbone
+pass the model already made: questions through the language branch alone,
+block requests through ``TextTaskIO`` (grounded mode: the dense heads'
+results, already predicted on the same features, go into the prompt). The
+dataset's VQA conversations and text instructions become requests too
+(:func:`dataset_requests`), so ``tools/test.py``, the inferencer and the
+demos share this code.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from .constrained_decoding import tidy_answer
+from .conversation import IMAGE_TOKEN, Conversation
+from .llava_branch import first_question
+
+
+@dataclass
+class Request:
+    """One instruction about one image.
+
+    Attributes:
+        question (str): The instruction. Text holding ``<image>`` is used
+            verbatim as the first human turn (the datasets' questions);
+            otherwise ``<image>`` is put in front of a conversation's first
+            turn.
+        det (list[int], optional): Detection classes a ``<DET>`` block is
+            asked for (None: no block).
+        seg (list[int], optional): Semantic labels a ``<SEG>`` block is
+            asked for (None: no block).
+        kind (str): ``'vqa'`` for a question, else the instruction kind
+            (``det_all``, ``compound``, ... or ``'instruction'``).
+        history (list): Earlier turns of this conversation as the model saw
+            them (``{'from': 'human' | 'gpt', 'value': ...}``).
+        gt (str, optional): Reference answer (metrics).
+    """
+    question: str
+    det: Optional[List[int]] = None
+    seg: Optional[List[int]] = None
+    kind: str = 'vqa'
+    history: List[Dict[str, str]] = field(default_factory=list)
+    gt: Optional[str] = None
+
+    @property
+    def wants_blocks(self) -> bool:
+        return self.det is not None or self.seg is not None
+
+    def prompt(self, context: str = '') -> str:
+        """The human turn: ``<image>`` first in a new conversation, then the
+        context (grounded block requests), then the instruction."""
+        if IMAGE_TOKEN in self.question and not self.history:
+            return self.question
+        parts = [] if self.history else [IMAGE_TOKEN]
+        parts += [context] if context else []
+        return '\n'.join(parts + [self.question])
+
+
+@dataclass
+class Response:
+    """The answer to a :class:`Request`.
+
+    Attributes:
+        request (Request): What was asked.
+        prompt (str): The human turn the model saw (context included).
+        text (str): The answer (a separator left before a closing tag
+            dropped).
+        num_tokens (int): Generated tokens.
+        truncated (bool): ``max_new_tokens`` ended it before the model did.
+    """
+    request: Request
+    prompt: str
+    text: str
+    num_tokens: int = 0
+    truncated: bool = False
+
+
+def dataset_requests(sample) -> List[Request]:
+    """The requests a dataset sample carries: the first question of each
+    of its ``conversations`` (scored by ``VQAMetric``) and its
+    ``text_conversations`` (``GenerateTextInstructions``; scored by
+    ``TextDetSegMetric``)."""
+    out = []
+    asks_vqa = 'vqa' in sample.metainfo.get('tasks', ('vqa', ))
+    for conv in sample.metainfo.get('conversations', []) if asks_vqa else []:
+        question, answer = first_question(conv)
+        out.append(Request(question, kind='vqa', gt=answer))
+    for item in sample.metainfo.get('text_conversations') or []:
+        out.append(Request(item['question'], item.get('det'),
+                           item.get('seg'), item.get('kind', 'instruction'),
+                           gt=item.get('gt')))
+    return out
+
+
+def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
+                    generation: Optional[dict] = None,
+                    max_new_tokens: Optional[int] = None
+                    ) -> List[List[Response]]:
+    """Answer ``requests[i]`` about image ``i`` of the batch.
+
+    The heads' results must already be in ``samples`` (grounded contexts
+    read ``pred_instances`` / ``pred_sem_seg``). Questions are answered in
+    one batched ``generate``, block requests in another (their budget and
+    constrained decoding differ). Block requests of a model without
+    ``text_cfg`` get an empty answer: the caller reports the heads'
+    results instead.
+
+    Args:
+        model (LlavaDetSeg): The model (its ``language`` and ``text``).
+        vit (ViTOutputs): The backbone's outputs for the batch.
+        samples (list[DetDataSample]): The batch's samples.
+        requests (list[list[Request]]): Per image.
+        generation (dict, optional): ``LlavaLanguageBranch.predict``'s
+            ``generation`` (temperature, top_p, streamer, stopping).
+        max_new_tokens (int, optional): Budget of every answer (default:
+            ``language.max_new_tokens`` for questions, ``text_cfg``'s for
+            block requests).
+    """
+    out: List[List[Optional[Response]]] = [[None] * len(r) for r in requests]
+    language, text = model.language, model.text
+    groups: Dict[str, list] = dict(vqa=[], text=[])
+    for i, reqs in enumerate(requests):
+        for j, req in enumerate(reqs):
+            if not req.wants_blocks:
+                groups['vqa'].append((i, j, req))
+            elif text is not None:
+                groups['text'].append((i, j, req))
+            else:
+                out[i][j] = Response(req, req.prompt(), '')
+    if language is None:
+        for i, j, req in groups['vqa'] + groups['text']:
+            out[i][j] = Response(req, req.prompt(), '')
+        return out
+    for name, rows in groups.items():
+        if not rows:
+            continue
+        images = sorted({i for i, _, _ in rows})
+        local = {i: k for k, i in enumerate(images)}
+        if name == 'vqa':
+            tokens = model._vqa_tokens(vit, images, samples)
+            contexts = [''] * len(rows)
+            budget = max_new_tokens or language.max_new_tokens
+            processors = []
+        else:
+            # as the text loss trains them (TextTaskIO._tokens)
+            tokens = text._tokens(language, vit.hidden_states, images)
+            contexts = [
+                text.head_context(samples[i], dict(det=r.det, seg=r.seg))
+                if text.mode == 'grounded' else '' for i, _, r in rows
+            ]
+            budget = max_new_tokens or text.max_new_tokens
+            processors = text._processors(language, contexts, budget)
+        prompts = [r.prompt(c) for (_, _, r), c in zip(rows, contexts)]
+        answers = language.predict(
+            tokens, prompts, [local[i] for i, _, _ in rows],
+            max_new_tokens=budget, logits_processor=processors,
+            histories=[r.history for _, _, r in rows],
+            generation=generation, return_details=True)
+        for (i, j, req), prompt, ans in zip(rows, prompts, answers):
+            answer = tidy_answer(ans.text) if name == 'text' else ans.text
+            out[i][j] = Response(req, prompt, answer, ans.num_tokens,
+                                 ans.truncated)
+    return out
+
+
+def store_responses(samples, responses: Sequence[List[Response]]) -> None:
+    """Put the answers on the samples: ``responses`` (every answer), and
+    the fields the metrics read: ``questions`` / ``pred_answers`` /
+    ``gt_answers`` (``VQAMetric``) and ``pred_texts`` / ``text_prompts``
+    (``TextDetSegMetric``)."""
+    for sample, resp in zip(samples, responses):
+        sample.responses = list(resp)
+        vqa = [r for r in resp if not r.request.wants_blocks]
+        if vqa:
+            sample.questions = [r.request.question for r in vqa]
+            sample.pred_answers = [r.text for r in vqa]
+            sample.gt_answers = [r.request.gt for r in vqa]
+        text = [r for r in resp if r.request.wants_blocks]
+        if text:
+            sample.pred_texts = [r.text for r in text]
+            sample.text_prompts = [r.prompt for r in text]
+
+
+def history_turns(history: Sequence[tuple]) -> Conversation:
+    """``[(prompt, answer), ...]`` as human / gpt turns."""
+    turns: List[Dict[str, str]] = []
+    for prompt, answer in history:
+        turns += [dict(value=prompt), dict(value=answer)]
+        turns[-2]['from'], turns[-1]['from'] = 'human', 'gpt'
+    return turns
