@@ -79,6 +79,10 @@ def text_model(tiny_ckpt, shapes_root, tmp_path_factory) -> dict:
     from llava_detseg.utils import register_all_modules
     register_all_modules()
     text = tiny_config(tiny_ckpt, shapes_root, config=TEXT_CONFIG)
+    # a random FCOS scores about 0.01 everywhere: keep its boxes, so that
+    # grounded contexts (and the answers copying them) are not empty
+    text.model.test_cfg.det.score_thr = 0.0
+    text.model.text_cfg.context_score_thr = 0.0
     root = tmp_path_factory.mktemp('text_model')
     config = str(root / 'text_model.py')
     text.dump(config)

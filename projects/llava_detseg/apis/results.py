@@ -83,6 +83,8 @@ def prediction_dict(sample: DetDataSample, response: Optional[Response],
                truncated=bool(response.truncated),
                num_tokens=int(response.num_tokens),
                generation=dict(generation), pred_score_thr=score_thr)
+    if response.truncated:
+        out['problems']['truncated'] = 1
     out['head_boxes'] = [] if head is None else _box_dicts(
         head.bboxes.tolist(), head.labels.tolist(), head.scores.tolist(),
         codec.classes, 'head')
@@ -102,8 +104,6 @@ def prediction_dict(sample: DetDataSample, response: Optional[Response],
         asked = req.det if kind == 'DET' else req.seg
         if asked is not None and not has:
             out['problems'][f'missing_{kind.lower()}_block'] = 1
-    if response.truncated:
-        out['problems']['truncated'] = 1
     hb = hl = hs = None
     if head is not None:
         hb, hl, hs = (head.bboxes.cpu().numpy(), head.labels.cpu().numpy(),

@@ -339,7 +339,9 @@ class DetSegTextCodec:
     def seg_items(self, sem_seg: np.ndarray) -> List[Tuple[int, str]]:
         """``(seg label, 'class <poly>...</poly>')`` per region, in block
         order (see :meth:`encode_seg`)."""
-        sem = np.asarray(_numpy(sem_seg)).squeeze()
+        sem = np.asarray(_numpy(sem_seg))
+        while sem.ndim > 2 and sem.shape[0] == 1:  # (1, h, w); a 1x1 map
+            sem = sem[0]                            # must stay 2-D
         if sem.ndim != 2:
             raise ValueError(f'encode_seg: expected an (h, w) label map, got '
                              f'shape {np.shape(sem_seg)}')
