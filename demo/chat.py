@@ -23,6 +23,7 @@ import os.path as osp
 import shlex
 import sys
 import threading
+import warnings
 from collections import Counter
 from typing import Dict, List, Optional
 
@@ -206,9 +207,8 @@ class Chat:
                   flush=True)
             return
         result = box.get('result') or {}
-        if not streamed and not interrupted:
-            sys.stdout.write(str(result.get('text') or ''))
-        print(flush=True)
+        self.finish_stream(''.join(streamed), str(result.get('text') or ''),
+                           interrupted)
         if interrupted or result.get('stopped'):
             print('[stopped]', flush=True)
         if result.get('error'):
@@ -218,9 +218,29 @@ class Chat:
         if line:
             print(line, flush=True)
 
+    @staticmethod
+    def finish_stream(shown: str, text: str, interrupted: bool) -> None:
+        """End the streamed line so that the terminal holds the answer.
+
+        The stream can fall behind the answer (a piece that decodes to a
+        partial character is replaced once the next token completes it, and
+        the streamer sends nothing from there on): write what it missed, or,
+        where what was shown is not the answer's beginning, the answer again.
+        """
+        if not interrupted and text != shown:
+            if text.startswith(shown):
+                sys.stdout.write(text[len(shown):])
+            else:
+                sys.stdout.write(f'\n(the answer as decoded) {text}')
+        sys.stdout.write('\n')
+        sys.stdout.flush()
+
     def loop(self) -> int:
         commands = dict(image=self.cmd_image, reset=self.cmd_reset,
                         save=self.cmd_save, help=self.cmd_help)
+        # a library's warning printed in the middle of an answer garbles it
+        warnings.simplefilter('ignore', UserWarning)
+        warnings.simplefilter('ignore', FutureWarning)
         print(f'[chatting about {self.image}; /help for commands, an empty '
               'line or Ctrl-D ends]', flush=True)
         while True:
