@@ -21,6 +21,7 @@ import argparse
 import os
 import os.path as osp
 import shlex
+import signal
 import sys
 import threading
 import warnings
@@ -189,19 +190,26 @@ class Chat:
             except Exception as e:  # the contract says ask() never raises
                 box['exc'] = e
 
-        sys.stdout.write('ASSISTANT: ')
-        sys.stdout.flush()
-        # Generation runs in a worker so that Ctrl-C (delivered to the main
-        # thread) can set the stop event instead of tearing through torch.
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        interrupted = False
-        while worker.is_alive():
-            try:
+        # Generation runs in a worker, and Ctrl-C only sets the stop event
+        # (a handler, not KeyboardInterrupt, which could land anywhere in
+        # this thread, e.g. inside Thread.start, and leave the worker alive)
+        interrupted = []
+
+        def on_sigint(signum, frame) -> None:
+            interrupted.append(True)
+            stop.set()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            sys.stdout.write('ASSISTANT: ')
+            sys.stdout.flush()
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            while worker.is_alive():
                 worker.join(0.1)
-            except KeyboardInterrupt:
-                interrupted = True
-                stop.set()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        interrupted = bool(interrupted)
         if 'exc' in box:
             print(f'\nerror: {type(box["exc"]).__name__}: {box["exc"]}',
                   flush=True)
