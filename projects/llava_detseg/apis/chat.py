@@ -38,8 +38,10 @@ class CallbackStreamer(BaseStreamer):
         if self.name_spacing:
             text = unspace_after_open(text)
         text = text.lstrip()
-        # emit only what extends the text already sent (a decoded piece may
-        # change once the next token arrives, e.g. a split character)
+        # a token that ends inside a character decodes to U+FFFD until the
+        # next one completes it: hold that tail back, and emit only what
+        # extends the text already sent
+        text = text.rstrip('\ufffd')
         if text.startswith(self.sent) and len(text) > len(self.sent):
             self.on_token(text[len(self.sent):])
             self.sent = text

@@ -82,7 +82,10 @@ def prediction_dict(sample: DetDataSample, response: Optional[Response],
                problems=dict(problems), error=None,
                truncated=bool(response.truncated),
                num_tokens=int(response.num_tokens),
-               generation=dict(generation), pred_score_thr=score_thr)
+               generation=dict(generation, max_new_tokens=(
+                   generation.get('max_new_tokens')
+                   or response.max_new_tokens)),
+               pred_score_thr=score_thr)
     if response.truncated:
         out['problems']['truncated'] = 1
     out['head_boxes'] = [] if head is None else _box_dicts(

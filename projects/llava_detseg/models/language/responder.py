@@ -70,12 +70,14 @@ class Response:
             dropped).
         num_tokens (int): Generated tokens.
         truncated (bool): ``max_new_tokens`` ended it before the model did.
+        max_new_tokens (int, optional): The budget it was generated with.
     """
     request: Request
     prompt: str
     text: str
     num_tokens: int = 0
     truncated: bool = False
+    max_new_tokens: Optional[int] = None
 
 
 def dataset_requests(sample) -> List[Request]:
@@ -162,7 +164,7 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
         for (i, j, req), prompt, ans in zip(rows, prompts, answers):
             answer = tidy_answer(ans.text) if name == 'text' else ans.text
             out[i][j] = Response(req, prompt, answer, ans.num_tokens,
-                                 ans.truncated)
+                                 ans.truncated, budget)
     return out
 
 
