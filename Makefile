@@ -2,7 +2,8 @@
 # `make test` (set up, run the test suite).
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
-CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py
+# the embedded default: heads, VQA and <DET>/<SEG> text answers trained together
+CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py
 WORK_DIR   ?= work_dirs/demo
 NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200
@@ -29,18 +30,16 @@ evaluate:
 
 demo: train evaluate
 
-# Text answers (<DET>/<SEG> blocks) on top of the demo: grow its checkpoint by
-# the format's tokens, fine-tune with grounded text instructions, evaluate
-# (head metrics beside text-mAP / text-mIoU, parse failures, purity).
+# A longer text fine-tune of the demo checkpoint (it already holds the
+# format's tokens; a checkpoint of the plain config needs
+# tools/model_converters/add_text_tokens.py first), then its evaluation.
 TEXT_MODE  ?= grounded
 TEXT_CONFIG = configs/text/llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-$(TEXT_MODE)-ft.py
 TEXT_DIR   ?= work_dirs/text-$(TEXT_MODE)
 text-demo:
 	test -f $(WORK_DIR)/epoch_7.pth || $(MAKE) demo
-	$(PY) tools/model_converters/add_text_tokens.py $(WORK_DIR)/epoch_7.pth \
-	    data/checkpoints/llava-tiny $(WORK_DIR)/epoch_7_text-tokens.pth
 	$(PY) tools/train.py $(TEXT_CONFIG) --work-dir $(TEXT_DIR) \
-	    --cfg-options load_from=$(WORK_DIR)/epoch_7_text-tokens.pth
+	    --cfg-options load_from=$(WORK_DIR)/epoch_7.pth
 	$(PY) tools/test.py $(TEXT_CONFIG) "$$(cat $(TEXT_DIR)/last_checkpoint)" \
 	    --work-dir $(TEXT_DIR)
 

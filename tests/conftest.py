@@ -63,7 +63,7 @@ def cfg(tiny_ckpt, shapes_root, tmp_path):
 
 
 TEXT_CONFIG = osp.join(
-    ROOT, 'configs', 'ablations',
+    ROOT, 'configs',
     'llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py')
 
 

@@ -6,10 +6,10 @@
 # heads' results. Scored by tools/test.py: head mAP / mIoU beside text-mAP /
 # text-mIoU, parse failures, "only {class}" purity and head<->text agreement.
 _base_ = [
-    '../ablations/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py'  # noqa: E501
+    '../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py'  # noqa: E501
 ]
 
-load_from = 'work_dirs/demo/epoch_7_text-tokens.pth'
+load_from = 'work_dirs/demo/epoch_7.pth'
 max_epochs = 6
 base_lr = 5e-4
 

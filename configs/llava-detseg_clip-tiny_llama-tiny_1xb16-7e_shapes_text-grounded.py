@@ -3,7 +3,7 @@
 # <DET>/<SEG> text (docs/text_format.md). Grounded mode: the dense heads'
 # results are serialized into the prompt and the language model filters and
 # copies them; it trains on the annotations serialized the same way.
-_base_ = ['../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py']
+_base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py']
 
 classes = ('circle', 'square', 'triangle')
 text_mode = 'grounded'
@@ -85,3 +85,8 @@ val_evaluator = _base_.val_evaluator + [
         head_score_thr=context_score_thr),
 ]
 test_evaluator = val_evaluator
+
+# `make demo` scores the last checkpoint once with tools/test.py; decoding
+# about 1,000 text answers is the slow part of a validation, so training
+# does not also validate at its end
+train_cfg = dict(val_interval=_base_.max_epochs + 1)
