@@ -52,6 +52,12 @@ chat:
 	$(PY) demo/chat.py $(CONFIG) --weights "$$(cat $(WORK_DIR)/last_checkpoint)" \
 	    --image "$(IMAGE)"
 
+# The Gradio web demo on the `make demo` checkpoint (http://127.0.0.1:7860).
+PORT       ?= 7860
+web:
+	@test -f $(WORK_DIR)/last_checkpoint || { echo "run make demo first"; exit 2; }
+	$(PY) demo/web_demo.py $(CONFIG) --weights "$$(cat $(WORK_DIR)/last_checkpoint)" --port $(PORT)
+
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
