@@ -9,7 +9,7 @@ NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200
 PYTEST_ARGS ?=
 
-.PHONY: install data checkpoints demo train evaluate text-demo chat test clean
+.PHONY: install data checkpoints demo train evaluate text-demo chat web test clean
 
 install:
 	VENV=$(VENV) bash tools/install.sh

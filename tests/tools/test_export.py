@@ -195,3 +195,33 @@ def test_export_refuses_a_quantized_language_model(exported, tmp_path):
         export_model(exported['model'], cfg, str(out))
     assert '\n' not in str(info.value)
     assert not out.exists()  # refused before anything was written
+
+
+def test_export_unties_tied_embeddings(shapes_root, tmp_path):
+    """With ``tie_word_embeddings`` the two deltas differ, so the export
+    saves two matrices and an untied config."""
+    from llava_detseg.models.language import write_tiny_checkpoints
+    from transformers import LlavaForConditionalGeneration
+    ckpt = write_tiny_checkpoints(str(tmp_path / 'ckpt'),
+                                  text=dict(tie_word_embeddings=True))
+    cfg = tiny_config(ckpt, shapes_root)
+    cfg.model.det_head = cfg.model.seg_head = None
+    cfg.model.language.special_tokens = dict(num_bins=1000)
+    init_default_scope('llava_detseg')
+    model = MODELS.build(copy.deepcopy(cfg.model)).eval()
+    llava = model.language.llava
+    assert llava.lm_head.weight is llava.get_input_embeddings().weight
+    _perturb(model)
+    folder = export_model(model, cfg, str(tmp_path / 'hf'))
+    assert llava.config.get_text_config().tie_word_embeddings  # restored
+    hf = LlavaForConditionalGeneration.from_pretrained(folder)
+    loaded, _ = load_exported(folder)
+    ids = torch.as_tensor(model.language.detseg_token_ids[:8] + [5, 6])
+    x = torch.randn(3, hf.config.text_config.hidden_size)
+    with torch.no_grad():
+        for other in (hf, loaded.language.llava):
+            torch.testing.assert_close(
+                other.get_input_embeddings()(ids),
+                llava.get_input_embeddings()(ids), rtol=RTOL, atol=ATOL)
+            torch.testing.assert_close(other.lm_head(x), llava.lm_head(x),
+                                       rtol=RTOL, atol=ATOL)
