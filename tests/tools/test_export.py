@@ -168,13 +168,17 @@ def test_plain_hf_model_has_the_trained_format_rows(exported):
     assert hf.model.vision_tower is not None
 
 
-def test_load_exported_refuses_what_is_not_an_export(exported, tmp_path):
+def test_load_exported_moved_and_refused(exported, tmp_path):
     with pytest.raises(FileNotFoundError, match=CONFIG_FILE):
         load_exported(str(tmp_path))
     # one key gone from the extra weights: named with the file
     from safetensors.torch import load_file, save_file
     folder = str(tmp_path / 'copy')
     shutil.copytree(exported['folder'], folder)
+    # a moved export loads from where it is now
+    _, cfg = load_exported(folder)
+    assert cfg.model.language.pretrained == folder
+    assert cfg.model.backbone.pretrained == osp.join(folder, VISION_DIR)
     extra = osp.join(folder, EXTRA_FILE)
     state = load_file(extra)
     key = sorted(k for k in state if k.startswith('det_head.'))[0]

@@ -83,8 +83,14 @@ def main() -> int:
     # the teacher of distillation is not needed to merge
     cfg.model.distiller = None
     model = MODELS.build(cfg.model)
-    ckpt = load_checkpoint(model, args.checkpoint, map_location='cpu',
-                           strict=True)
+    try:
+        ckpt = load_checkpoint(model, args.checkpoint, map_location='cpu',
+                               strict=True)
+    except Exception as e:  # noqa: BLE001 - not a checkpoint of this config
+        why = ' '.join(str(e).split())[:500]
+        print(f'error: cannot load {args.checkpoint} into {args.config}: '
+              f'{type(e).__name__}: {why}', file=sys.stderr)
+        return 2
     model.eval()
     merge_adapters(model)
     if not args.no_hf:

@@ -30,7 +30,6 @@ import os.path as osp
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Tuple
 
-import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from torch import Tensor, nn
