@@ -2,8 +2,9 @@
 # `make test` (set up, run the test suite).
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
-# the embedded default: heads, VQA and <DET>/<SEG> text answers trained together
-CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py
+# the embedded default: heads, VQA and <DET>/<SEG> text answers trained
+# together, one text instruction per image, 6 epochs (~15 min on 2 cores)
+CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-grounded-1perimg.py
 WORK_DIR   ?= work_dirs/demo
 NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200
@@ -37,9 +38,9 @@ TEXT_MODE  ?= grounded
 TEXT_CONFIG = configs/text/llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-$(TEXT_MODE)-ft.py
 TEXT_DIR   ?= work_dirs/text-$(TEXT_MODE)
 text-demo:
-	test -f $(WORK_DIR)/epoch_7.pth || $(MAKE) demo
+	test -f $(WORK_DIR)/last_checkpoint || $(MAKE) demo
 	$(PY) tools/train.py $(TEXT_CONFIG) --work-dir $(TEXT_DIR) \
-	    --cfg-options load_from=$(WORK_DIR)/epoch_7.pth
+	    --cfg-options load_from="$$(cat $(WORK_DIR)/last_checkpoint)"
 	$(PY) tools/test.py $(TEXT_CONFIG) "$$(cat $(TEXT_DIR)/last_checkpoint)" \
 	    --work-dir $(TEXT_DIR)
 
