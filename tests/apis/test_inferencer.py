@@ -258,3 +258,26 @@ def test_prediction_dict_reads_blocks_in_original_pixels(inferencer):
                                             False), codec, 0.1, True, 'x', {},
                            {})
     assert pred['problems'] == {'missing_seg_block': 1}
+
+
+def test_export_answers_like_the_checkpoint(text_model, inferencer, images,
+                                            tmp_path):
+    """merge_lora.py's folder, loaded by the inferencer, gives the MMEngine
+    checkpoint's answers, boxes and masks."""
+    proc = run_tool('tools/model_converters/merge_lora.py',
+                    text_model['config'], text_model['checkpoint'],
+                    '--out-dir', str(tmp_path / 'export'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exported = LlavaDetSegInferencer(str(tmp_path / 'export' / 'hf'),
+                                     device='cpu', show_progress=False)
+    texts = ['Detect the circles and segment the triangles.',
+             'What color is the square?', 'Detect all objects.']
+    ref = inferencer(images, texts=texts, max_new_tokens=48)['predictions']
+    got = exported(images, texts=texts, max_new_tokens=48)['predictions']
+    for r, g in zip(ref, got):
+        assert g['text'] == r['text']
+        assert g['masks'] == r['masks']
+        for a, b in zip(g['boxes'] + g['head_boxes'],
+                        r['boxes'] + r['head_boxes']):
+            np.testing.assert_allclose(a['bbox'], b['bbox'], atol=1e-3)
+            assert abs(a['score'] - b['score']) < 1e-4
