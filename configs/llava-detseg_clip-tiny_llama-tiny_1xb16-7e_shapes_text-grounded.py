@@ -89,4 +89,5 @@ test_evaluator = val_evaluator
 # `make demo` scores the last checkpoint once with tools/test.py; decoding
 # about 1,000 text answers is the slow part of a validation, so training
 # does not also validate at its end
-train_cfg = dict(val_interval=_base_.max_epochs + 1)
+# (mmengine validates at the last epoch whatever val_interval says)
+train_cfg = dict(val_begin=_base_.max_epochs + 1)
