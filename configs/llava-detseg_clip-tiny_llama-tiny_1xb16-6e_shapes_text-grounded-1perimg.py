@@ -22,8 +22,11 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 # ---------------------------------------------------------------- schedule
 # `make evaluate` scores the last checkpoint once: no validation while
-# training (decoding the ~1,000 text answers is the slow part of one)
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
+# training (decoding the ~1,000 text answers is the slow part of one).
+# mmengine's EpochBasedTrainLoop validates after the last epoch whatever
+# val_interval says; only val_begin past max_epochs turns that off.
+train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1,
+                 val_interval=max_epochs + 1)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=100),

@@ -10,7 +10,7 @@ over the image with a legend, and the prediction's JSON can be downloaded.
 
 Example::
 
-    python demo/web_demo.py configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py \\
+    python demo/web_demo.py configs/llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-grounded-1perimg.py \\
         --weights "$(cat work_dirs/demo/last_checkpoint)" --port 7860
 
 then open http://127.0.0.1:7860. ``make web`` does this on the ``make demo``
@@ -61,7 +61,8 @@ PROBLEM_TEXT = dict(
     'dropped')
 CSS = """
 #status p { margin: 0; }
-#chatbot pre { white-space: pre-wrap; word-break: break-all; }
+#chatbot pre, #chatbot pre code {
+    white-space: pre-wrap !important; word-break: break-all !important; }
 """
 
 
@@ -150,7 +151,7 @@ def annotations(result: dict, image: np.ndarray,
     colour = {name: PALETTE[i % len(PALETTE)] for i, name in
               enumerate(classes)}
     layers, color_map = [], {}
-    border = max(2, round(min(h, w) / 100))
+    border = max(2, round(min(h, w) / 80))
     by_class: Dict[str, List[dict]] = {}
     for box in result.get('boxes') or []:
         by_class.setdefault(str(box.get('class')), []).append(box)

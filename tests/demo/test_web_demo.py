@@ -364,3 +364,39 @@ def test_stop_ends_the_answer(app, browser, tmp_path):
     _ask(page, COMPOUND)
     assert 'Turn 2 ' in _wait_status(page, 'Turn 2 ')
     page.context.close()
+
+
+def test_command_line(text_model, tmp_path):
+    """main(): one line for a bad path; the real command serves the page."""
+    import subprocess
+    import time
+    import urllib.request
+    assert web_demo.main([str(tmp_path / 'missing.py')]) == 2
+    assert web_demo.main([text_model['config'], '--weights',
+                          str(tmp_path / 'missing.pth')]) == 2
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=osp.join(ROOT, 'projects'))
+    proc = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'demo', 'web_demo.py'),
+         text_model['config'], '--weights', text_model['checkpoint'],
+         '--port', str(port), '--concurrency', '2'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=str(tmp_path))
+    try:
+        deadline, page = time.time() + 90, None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                page = urllib.request.urlopen(
+                    f'http://127.0.0.1:{port}/config', timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, proc.stdout.read() if proc.poll() else ''
+        config = json.loads(page)
+        assert config['title'] == 'LLaVA-DetSeg'
+        ids = {c.get('props', {}).get('elem_id') for c in config['components']}
+        assert {'image', 'instruction', 'chatbot', 'overlay', 'result',
+                'stop', 'temperature', 'max_new_tokens', 'score_thr'} <= ids
+    finally:
+        proc.terminate()
+        proc.wait(30)
