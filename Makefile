@@ -4,7 +4,7 @@ VENV       ?= .venv
 PY         := $(VENV)/bin/python
 # the embedded default: heads, VQA and <DET>/<SEG> text answers trained
 # together, three text instructions per image, 7 epochs (~26 min on 2 cores;
-# ..._1xb16-6e_shapes_text-grounded-1perimg.py is a cheaper candidate)
+# ..._1xb16-7e_shapes_text-grounded-1perimg.py is a cheaper candidate)
 CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py
 WORK_DIR   ?= work_dirs/demo
 NUM_TRAIN  ?= 2000
