@@ -28,6 +28,9 @@ import warnings
 from collections import Counter
 from typing import Dict, List, Optional
 
+import _common
+from _common import add_generation_args, add_model_args, ensure_package
+
 HELP = """commands:
   /image PATH   start a new conversation on another image
   /reset        clear the conversation's history (the image stays)
@@ -40,47 +43,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The command line (LLaVA cli.py's generation flags, mmdet's names)."""
     parser = argparse.ArgumentParser(
         description='Chat with a LLaVA-DetSeg model about an image')
-    parser.add_argument(
-        'model', help='a config file, or a folder exported by '
-        'tools/model_converters/merge_lora.py')
-    parser.add_argument(
-        '--weights', help='checkpoint (.pth) to load into the config\'s model')
+    add_model_args(parser)
     parser.add_argument('--image', required=True, help='the image to talk about')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument(
-        '--max-new-tokens', type=int, default=None,
-        help='most tokens per answer (default: the model\'s)')
-    parser.add_argument(
-        '--temperature', type=float, default=0.0,
-        help='sampling temperature; 0 decodes greedily')
-    parser.add_argument('--top-p', type=float, default=1.0,
-                        help='nucleus sampling threshold')
+    add_generation_args(parser)
     parser.add_argument(
         '--pred-score-thr', type=float, default=None,
         help='keep boxes scoring at least this (default: the model\'s)')
     parser.add_argument('--out-dir', default='outputs/chat',
                         help='where /save writes')
-    quant = parser.add_mutually_exclusive_group()
-    quant.add_argument('--load-4bit', action='store_true',
-                       help='load the language model in 4 bit (CUDA)')
-    quant.add_argument('--load-8bit', action='store_true',
-                       help='load the language model in 8 bit (CUDA)')
     return parser.parse_args(argv)
 
 
 def fail(msg: str, code: int = 2) -> None:
     """One line on stderr, then exit."""
-    print(f'chat.py: error: {msg}', file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def ensure_package() -> None:
-    """Import ``llava_detseg`` from the installed package or ``projects/``."""
-    try:
-        import llava_detseg  # noqa: F401
-    except ImportError:
-        root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-        sys.path.insert(0, osp.join(root, 'projects'))
+    _common.fail('chat.py', msg, code)
 
 
 def count_by_class(items: List[Dict]) -> str:

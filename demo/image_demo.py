@@ -21,6 +21,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+import _common
+from _common import add_generation_args, add_model_args, ensure_package
+
 # the inferencer's (llava_detseg.apis.images.IMAGE_EXTENSIONS), without
 # importing the package before the arguments are checked
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -32,20 +35,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='LLaVA-DetSeg on images: answers, boxes and masks')
     parser.add_argument('inputs', help='an image, a folder of images or a '
                         'glob (quote it)')
-    parser.add_argument(
-        'model', help='a config file, or a folder exported by '
-        'tools/model_converters/merge_lora.py')
-    parser.add_argument('--weights', default=None,
-                        help='checkpoint (.pth) to load into the config\'s model')
+    add_model_args(parser, device=None)
     parser.add_argument(
         '--texts', nargs='+', default=None,
         help='the instruction: one for all images, or one per image in sorted '
         'order (default: the inferencer\'s, "Detect all objects.")')
     parser.add_argument('--out-dir', default='outputs',
                         help='output folder (preds/ and vis/ inside)')
-    parser.add_argument('--device', default=None,
-                        help='device, e.g. cpu, cuda:0 (default: cuda:0 when '
-                        'available, else cpu)')
     parser.add_argument('--pred-score-thr', type=float, default=None,
                         help='box score threshold (default: the model\'s)')
     parser.add_argument('--batch-size', type=int, default=1,
@@ -58,33 +54,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='do not write the prediction JSON files')
     parser.add_argument('--print-result', action='store_true',
                         help='print each prediction')
-    parser.add_argument('--max-new-tokens', type=int, default=None,
-                        help='most tokens per answer (default: the model\'s)')
-    parser.add_argument('--temperature', type=float, default=0.0,
-                        help='sampling temperature; 0 decodes greedily')
-    parser.add_argument('--top-p', type=float, default=1.0,
-                        help='nucleus sampling threshold')
-    quant = parser.add_mutually_exclusive_group()
-    quant.add_argument('--load-4bit', action='store_true',
-                       help='load the language model in 4 bit (CUDA)')
-    quant.add_argument('--load-8bit', action='store_true',
-                       help='load the language model in 8 bit (CUDA)')
+    add_generation_args(parser)
     return parser.parse_args(argv)
 
 
 def fail(msg: str, code: int = 2) -> None:
     """One line on stderr, then exit."""
-    print(f'image_demo.py: error: {msg}', file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def ensure_package() -> None:
-    """Import ``llava_detseg`` from the installed package or ``projects/``."""
-    try:
-        import llava_detseg  # noqa: F401
-    except ImportError:
-        root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-        sys.path.insert(0, osp.join(root, 'projects'))
+    _common.fail('image_demo.py', msg, code)
 
 
 def is_image(path: str) -> bool:

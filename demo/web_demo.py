@@ -39,7 +39,7 @@ import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from _common import add_model_args, ensure_package  # noqa: E402
 MIN_SIDE = 8  # px; below this an image holds nothing to detect
 MAX_SIDE = 2048  # px; larger images are scaled down before the model
 MAX_CHARS = 2000  # the inferencer reads at most this many characters
@@ -64,14 +64,6 @@ CSS = """
 #chatbot pre, #chatbot pre code {
     white-space: pre-wrap !important; word-break: break-all !important; }
 """
-
-
-def ensure_package() -> None:
-    """Import ``llava_detseg`` from the installed package or ``projects/``."""
-    try:
-        import llava_detseg  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, osp.join(ROOT, 'projects'))
 
 
 # --------------------------------------------------------------------------
@@ -598,12 +590,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The command line (``demo/chat.py``'s model flags)."""
     parser = argparse.ArgumentParser(
         description='Serve a LLaVA-DetSeg model in the browser')
-    parser.add_argument(
-        'model', help='a config file, or a folder exported by '
-        'tools/model_converters/merge_lora.py')
-    parser.add_argument(
-        '--weights', help='checkpoint (.pth) to load into the config\'s model')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_model_args(parser)
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to listen on (0.0.0.0: every one)')
     parser.add_argument('--port', type=int, default=7860)
@@ -617,11 +604,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='default answer budget (a slider in the page)')
     parser.add_argument('--dtype', default='fp32',
                         choices=['fp32', 'bf16', 'fp16'])
-    quant = parser.add_mutually_exclusive_group()
-    quant.add_argument('--load-4bit', action='store_true',
-                       help='load the language model in 4 bit (CUDA)')
-    quant.add_argument('--load-8bit', action='store_true',
-                       help='load the language model in 8 bit (CUDA)')
     return parser.parse_args(argv)
 
 

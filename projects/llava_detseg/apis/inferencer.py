@@ -9,7 +9,7 @@ import contextlib
 import json
 import os
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np

@@ -126,29 +126,31 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
     groups: Dict[str, list] = dict(vqa=[], text=[])
     for i, reqs in enumerate(requests):
         for j, req in enumerate(reqs):
-            if not req.wants_blocks:
-                groups['vqa'].append((i, j, req))
-            elif text is not None:
-                groups['text'].append((i, j, req))
-            else:
+            if language is None or (req.wants_blocks and text is None):
                 out[i][j] = Response(req, req.prompt(), '')
-    if language is None:
-        for i, j, req in groups['vqa'] + groups['text']:
-            out[i][j] = Response(req, req.prompt(), '')
-        return out
+            else:
+                groups['text' if req.wants_blocks else 'vqa'].append(
+                    (i, j, req))
+    shared = None
+    if model.router is None and groups['vqa'] and groups['text']:
+        # un-routed, both groups read the same projected tokens: once
+        shared = language.image_tokens(vit.hidden_states)
     for name, rows in groups.items():
         if not rows:
             continue
         images = sorted({i for i, _, _ in rows})
         local = {i: k for k, i in enumerate(images)}
-        if name == 'vqa':
+        if shared is not None:
+            tokens = shared[images]
+        elif name == 'vqa':
             tokens = model._vqa_tokens(vit, images, samples)
+        else:  # as the text loss trains them (TextTaskIO._tokens)
+            tokens = text._tokens(language, vit.hidden_states, images)
+        if name == 'vqa':
             contexts = [''] * len(rows)
             budget = max_new_tokens or language.max_new_tokens
             processors = []
         else:
-            # as the text loss trains them (TextTaskIO._tokens)
-            tokens = text._tokens(language, vit.hidden_states, images)
             contexts = [
                 text.head_context(samples[i], dict(det=r.det, seg=r.seg))
                 if text.mode == 'grounded' else '' for i, _, r in rows
@@ -188,8 +190,6 @@ def store_responses(samples, responses: Sequence[List[Response]]) -> None:
 
 def history_turns(history: Sequence[tuple]) -> Conversation:
     """``[(prompt, answer), ...]`` as human / gpt turns."""
-    turns: List[Dict[str, str]] = []
-    for prompt, answer in history:
-        turns += [dict(value=prompt), dict(value=answer)]
-        turns[-2]['from'], turns[-1]['from'] = 'human', 'gpt'
-    return turns
+    return [dict(turn) for prompt, answer in history
+            for turn in ((('from', 'human'), ('value', prompt)),
+                         (('from', 'gpt'), ('value', answer)))]
