@@ -67,6 +67,8 @@ class ADE20KSegDataset(ADE20KDataset):
             info['img_id'] = osp.splitext(name)[0]
             info['tasks'] = ['seg']
             info['conversations'] = []
+            # what CheckSemanticMap checks the (reduced) labels against
+            info['num_seg_classes'] = len(self._metainfo['classes'])
             data_list.append(info)
         if not data_list:
             raise DataError(f'{img_dir}: no "{self.img_suffix}" image with a '

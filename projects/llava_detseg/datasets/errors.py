@@ -1,5 +1,5 @@
 """The one error type for bad user data, and the raise-or-skip policy."""
-from typing import Dict
+from typing import Dict, List, Optional
 
 from mmengine.logging import print_log
 
@@ -10,7 +10,14 @@ class DataError(ValueError):
     """Bad input data; the message names the file, the sample and the field.
 
     Tools catch it and print the message alone, without a traceback.
+    Built by :func:`data_error`, it also carries its parts (``file``,
+    ``sample``, ``field``, ``kind``) for reports that group faults.
     """
+
+    file: str = ''
+    sample: str = ''
+    field: str = ''
+    kind: str = ''
 
 
 def error_summary(error: Exception) -> str:
@@ -24,9 +31,26 @@ def error_summary(error: Exception) -> str:
     return last.split('DataError: ', 1)[-1]
 
 
-def data_error(file: str, sample: str, field: str, problem: str) -> DataError:
-    """Build a :class:`DataError` with the project's message layout."""
-    return DataError(f'{file}: sample {sample}, field "{field}": {problem}')
+def data_error(file: str, sample: str, field: str, problem: str,
+               kind: Optional[str] = None) -> DataError:
+    """Build a :class:`DataError` with the project's message layout.
+
+    ``kind`` names the fault for reports (``tools/misc/check_dataset.py``
+    counts per kind); it defaults to ``field``.
+    """
+    error = DataError(f'{file}: sample {sample}, field "{field}": {problem}')
+    error.file, error.sample, error.field = file, sample, field
+    error.kind = kind or field
+    return error
+
+
+def file_error(file: str, field: str, problem: str,
+               kind: Optional[str] = None) -> DataError:
+    """A :class:`DataError` about a whole file (no one sample is at fault),
+    e.g. a missing ``annotations`` list or two categories sharing an id."""
+    error = DataError(f'{file}: field "{field}": {problem}')
+    error.file, error.field, error.kind = file, field, kind or field
+    return error
 
 
 class ErrorPolicy:
@@ -45,12 +69,15 @@ class ErrorPolicy:
         self.on_error = on_error
         self.owner = owner
         self.skipped: Dict[str, int] = {}
+        # the skipped faults themselves, for reports (check_dataset.py)
+        self.errors: List[DataError] = []
 
     def __call__(self, error: DataError, what: str) -> None:
         """Raise ``error``, or log it and count one skipped ``what``."""
         if self.on_error == 'raise':
             raise error
         self.skipped[what] = self.skipped.get(what, 0) + 1
+        self.errors.append(error)
         print_log(f'{self.owner}: skipped {what}: {error}', logger='current',
                   level=30)
 

@@ -1,5 +1,4 @@
 """LLaVA-Instruct-150K / llava_v1_5_mix665k conversations as VQA samples."""
-import json
 import os.path as osp
 from collections import OrderedDict
 from typing import List
@@ -9,24 +8,10 @@ from mmengine.logging import print_log
 
 from llava_detseg.registry import DATASETS
 from .errors import DataError, ErrorPolicy, data_error
-from .multitask_coco import _conversation_problem
+from .validation import (conversation_problem, entry_name, field_kind,
+                         load_llava_json)
 
 TEXT_ONLY = ('skip', 'raise')
-
-
-def load_llava_json(path: str) -> list:
-    """Read a LLaVA-format JSON list or raise a :class:`DataError`."""
-    if not osp.isfile(path):
-        raise DataError(f'{path}: conversation file not found')
-    try:
-        with open(path, encoding='utf-8') as f:
-            entries = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(entries, list):
-        raise DataError(f'{path}: expected a JSON list of LLaVA entries, got '
-                        f'{type(entries).__name__}')
-    return entries
 
 
 @DATASETS.register_module()
@@ -82,8 +67,7 @@ class LlavaInstructDataset(BaseDataset):
         ids = {}
         text_only = 0
         for k, entry in enumerate(entries):
-            sample = f'entry {k} (id {entry.get("id")!r})' if isinstance(
-                entry, dict) else f'entry {k}'
+            sample = entry_name(entry, k)
             if isinstance(entry, dict) and 'image' not in entry:
                 if self.text_only == 'raise':
                     raise data_error(
@@ -92,9 +76,10 @@ class LlavaInstructDataset(BaseDataset):
                         'an image (set text_only="skip" to leave them out)')
                 text_only += 1
                 continue
-            problem, field = _conversation_problem(entry)
+            problem, field = conversation_problem(entry)
             if problem:
-                self.policy(data_error(self.ann_file, sample, field, problem),
+                self.policy(data_error(self.ann_file, sample, field, problem,
+                                       field_kind('llava', field)),
                             'conversation')
                 continue
             by_image.setdefault(entry['image'], []).append(
@@ -107,7 +92,8 @@ class LlavaInstructDataset(BaseDataset):
             if self.check_files and not osp.isfile(path):
                 self.policy(
                     data_error(self.ann_file, f'id {ids[name]!r}', 'image',
-                               f'image file {path} does not exist'), 'image')
+                               f'image file {path} does not exist',
+                               'image.missing file'), 'image')
                 continue
             data_list.append(
                 dict(img_path=path, img_id=ids[name], conversations=convs,

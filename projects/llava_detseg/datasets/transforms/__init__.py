@@ -1,9 +1,10 @@
 from .conversation import SampleConversations
 from .formatting import PackMultiTaskInputs
-from .loading import LoadImageWithCheck
+from .loading import CheckSemanticMap, LoadImageWithCheck
 from .text_instructions import GenerateTextInstructions
 
 __all__ = [
     'SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck',
+    'CheckSemanticMap',
     'GenerateTextInstructions'
 ]
