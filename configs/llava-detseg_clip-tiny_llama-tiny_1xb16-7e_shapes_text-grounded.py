@@ -39,6 +39,7 @@ model = dict(
 # annotations as contexts (the generative configs train on this one)
 clean_train_pipeline = [
     dict(type='LoadImageWithCheck', on_error='raise'),
+    dict(type='CheckSemanticMap'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
     dict(type='mmdet.RandomFlip', prob=0.5),
@@ -61,6 +62,7 @@ train_pipeline = clean_train_pipeline[:-2] + [
 test_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
+    dict(type='CheckSemanticMap'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     # boxes and maps are still in original coordinates here
     dict(type='GenerateTextInstructions', classes=classes,

@@ -58,6 +58,7 @@ coco_test_pipeline = [
 ]
 ade_train_pipeline = [
     dict(type='LoadImageWithCheck'),
+    dict(type='CheckSemanticMap'),
     dict(type='mmseg.LoadAnnotations'),
     dict(type='RandomResize', scale=(256, 64), ratio_range=(0.5, 2.0),
          keep_ratio=True),
@@ -69,6 +70,7 @@ ade_train_pipeline = [
 ade_test_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='mmdet.Resize', scale=(256, 64), keep_ratio=True),
+    dict(type='CheckSemanticMap'),
     dict(type='mmseg.LoadAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -8,6 +8,7 @@ ade_scale = (2048, 512)
 
 ade_train_pipeline = [
     dict(type='LoadImageWithCheck'),
+    dict(type='CheckSemanticMap'),  # one channel, image size, labels <= 150
     dict(type='mmseg.LoadAnnotations'),  # reduce_zero_label from the dataset
     dict(type='RandomResize', scale=ade_scale, ratio_range=(0.5, 2.0),
          keep_ratio=True),
@@ -21,6 +22,7 @@ ade_test_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='mmdet.Resize', scale=ade_scale, keep_ratio=True),
     # after Resize: the map stays at the original size for scoring
+    dict(type='CheckSemanticMap'),
     dict(type='mmseg.LoadAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -10,6 +10,9 @@ on_error = 'raise'
 
 train_pipeline = [
     dict(type='LoadImageWithCheck', on_error=on_error),
+    # map: one channel, the image's size, labels in seg_classes (or 255),
+    # checked before mmdet reads it
+    dict(type='CheckSemanticMap', on_error=on_error),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=False),
     dict(type='mmdet.RandomFlip', prob=0.5),
@@ -20,6 +23,7 @@ test_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=False),
     # after Resize: boxes and masks stay in original coordinates for scoring
+    dict(type='CheckSemanticMap'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     dict(type='PackMultiTaskInputs'),
 ]
