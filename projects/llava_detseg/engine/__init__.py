@@ -1,3 +1,4 @@
 """Hooks and optimisation wrappers of the project (registered on import)."""
+from .errors import CheckpointSaveError, NonFiniteError, TrainingStopped
 from .hooks import *  # noqa: F401,F403
 from .optim_wrappers import *  # noqa: F401,F403

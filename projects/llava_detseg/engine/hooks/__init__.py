@@ -1,4 +1,9 @@
 from .epoch_seed_hook import EpochSeedHook
+from .non_finite_guard_hook import NonFiniteGuardHook
 from .router_stats_hook import RouterStatsHook
+from .safe_checkpoint_hook import AtomicLocalBackend, SafeCheckpointHook
 
-__all__ = ['EpochSeedHook', 'RouterStatsHook']
+__all__ = [
+    'AtomicLocalBackend', 'EpochSeedHook', 'NonFiniteGuardHook',
+    'RouterStatsHook', 'SafeCheckpointHook'
+]
