@@ -47,5 +47,6 @@ model = dict(
 model_wrapper_cfg = dict(find_unused_parameters=True)
 custom_hooks = [
     dict(type='EpochSeedHook'),
+    dict(type='NonFiniteGuardHook', interval=1, check_grad_norm=True),
     dict(type='RouterStatsHook', interval=20),
 ]

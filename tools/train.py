@@ -40,7 +40,9 @@ def main() -> int:
     ensure_package()
 
     from llava_detseg.datasets import DataError, error_summary
-    from llava_detseg.utils import register_all_modules, setup_launcher
+    from llava_detseg.engine import TrainingStopped
+    from llava_detseg.utils import (CheckpointLoadError, register_all_modules,
+                                    setup_launcher)
     from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
     if not osp.isfile(args.config):
@@ -83,6 +85,11 @@ def main() -> int:
     except RunnerConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    except (TrainingStopped, CheckpointLoadError) as e:
+        # a non-finite loss / gradient, a failed checkpoint write, or a
+        # --resume / load_from checkpoint that is refused or truncated
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     return 0
 
 

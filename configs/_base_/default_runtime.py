@@ -5,7 +5,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # mmengine's CheckpointHook, written atomically (temporary file, then
+    # rename), old ones removed only after the new one is on disk, and the
+    # last finite checkpoint never rotated out by NaN ones
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # draws every `interval`-th validation sample into the work dir;
     # tools/test.py --show-dir draws all of them
@@ -24,8 +27,13 @@ model_wrapper_cfg = dict(
     device_ids=None,
     broadcast_buffers=False)
 
-# Seeds every RNG from (seed, epoch): a resumed run repeats the original.
-custom_hooks = [dict(type='EpochSeedHook')]
+# EpochSeedHook seeds every RNG from (seed, epoch): a resumed run repeats the
+# original. NonFiniteGuardHook stops the run at the first NaN / inf loss or
+# gradient norm, before that step reaches the weights or a checkpoint.
+custom_hooks = [
+    dict(type='EpochSeedHook'),
+    dict(type='NonFiniteGuardHook', interval=1, check_grad_norm=True),
+]
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(

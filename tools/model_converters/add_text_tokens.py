@@ -37,11 +37,17 @@ def main() -> int:
     from transformers import AutoTokenizer
 
     from llava_detseg.models.language.special_tokens import add_detseg_tokens
+    from llava_detseg.utils import (CheckpointLoadError, load_checkpoint_file,
+                                    save_checkpoint_file)
 
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
     add_detseg_tokens(tok, args.num_bins)
     size = len(tok)
-    ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
+    try:  # weights_only: a checkpoint is data, never code to run
+        ckpt = load_checkpoint_file(args.checkpoint, map_location='cpu')
+    except CheckpointLoadError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     sd = ckpt['state_dict']
     gen = torch.Generator().manual_seed(args.seed)
     noise = None
@@ -64,7 +70,7 @@ def main() -> int:
     # the optimizer state belongs to the old shapes: start a new schedule
     for k in ('optimizer', 'param_schedulers', 'message_hub'):
         ckpt.pop(k, None)
-    torch.save(ckpt, args.out)
+    save_checkpoint_file(ckpt, args.out)  # never a half-written file
     return 0
 
 

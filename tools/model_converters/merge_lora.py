@@ -57,7 +57,6 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     ensure_package()
-    import torch
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
 
@@ -66,7 +65,7 @@ def main() -> int:
                                                   check_exportable,
                                                   export_model)
     from llava_detseg.registry import MODELS
-    from llava_detseg.utils import register_all_modules
+    from llava_detseg.utils import register_all_modules, save_checkpoint_file
 
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
@@ -101,8 +100,8 @@ def main() -> int:
             return 2
     os.makedirs(args.out_dir, exist_ok=True)
     meta = dict(ckpt.get('meta', {}), merged_from=args.checkpoint)
-    torch.save(dict(meta=meta, state_dict=model.state_dict()),
-               osp.join(args.out_dir, 'merged.pth'))
+    save_checkpoint_file(dict(meta=meta, state_dict=model.state_dict()),
+                         osp.join(args.out_dir, 'merged.pth'))
     cfg.model.adapters = None
     cfg.load_from = osp.join(args.out_dir, 'merged.pth')
     cfg.dump(osp.join(args.out_dir, 'merged_config.py'))
