@@ -79,7 +79,7 @@ val_evaluator = _base_.val_evaluator + [
     dict(
         type='TextDetSegMetric',
         det_metric=dict(
-            type='mmdet.CocoMetric',
+            type='DetCocoMetric',
             ann_file=_base_.data_root + 'annotations/instances_val.json',
             metric='bbox'),
         seg_metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU']),

@@ -109,11 +109,12 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='TaskMetric', task='det',
-         metric=dict(type='mmdet.CocoMetric',
+         metric=dict(type='DetCocoMetric',
                      ann_file=tiny_root +
                      'coco/annotations/instances_val2017.json',
                      metric='bbox', prefix='coco')),
     _base_.ade_evaluator,
+    _base_.ade_bf1_evaluator,
     _base_.llava_evaluator,
 ]
 test_evaluator = val_evaluator

@@ -1,8 +1,12 @@
 """Evaluate a LLaVA-DetSeg checkpoint (the arguments of mmdet's tools/test.py).
 
-One run reports COCO bbox mAP (``coco/``), mIoU (``seg/``) and VQA accuracy
-(``vqa/``) on the config's test set, or on any dataset in the same formats
-pointed at with ``--cfg-options``.
+One run reports the heads' metrics (COCO bbox mAP ``coco/``, mIoU and
+boundary F1 ``seg/``), the text answers' (``text/``), VQA accuracy
+(``vqa/``), the held-out conversations' answer loss (``conv/``) and the
+VQA benchmarks of the config's test set (``configs/_base_/datasets/``:
+VQAv2, GQA, ScienceQA-IMG, POPE, ...), ending with one summary table;
+``--reference-checkpoint`` adds the forgetting per benchmark and
+``--out-json`` writes it all.
 """
 import argparse
 import json
@@ -40,9 +44,14 @@ def parse_args() -> argparse.Namespace:
         default='none', help='job launcher')
     parser.add_argument(
         '--reference-checkpoint',
-        help='also report the VQA accuracy change against this reference '
-        '(a checkpoint evaluated with the same config, or the '
-        'test_metrics.json of its test run): the forgetting rate')
+        help='also report, per VQA benchmark, the reference score, this '
+        'score and the relative drop (the forgetting rate) against this '
+        'reference: a checkpoint evaluated with the same config, or the '
+        'test_metrics.json / --out-json file of its test run')
+    parser.add_argument(
+        '--out-json',
+        help='write the summary (every metric, and the forgetting table '
+        'with --reference-checkpoint) to this JSON file')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -68,7 +77,10 @@ def main() -> int:
     ensure_package()
 
     from llava_detseg.datasets import DataError, error_summary
-    from llava_detseg.evaluation import head_vs_text_lines
+    from llava_detseg.evaluation import head_vs_text_lines, summary_lines
+    from llava_detseg.evaluation.functional import (ForgettingError,
+                                                    forgetting_rate,
+                                                    forgetting_table)
     from llava_detseg.utils import register_all_modules, setup_launcher
     from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
@@ -111,22 +123,31 @@ def main() -> int:
         # FlexibleRunner (DeepSpeed / FSDP) when the config asks for it
         runner = build_runner(cfg)
         metrics = runner.test()
+        table = None
         if reference is not None:
-            from llava_detseg.evaluation.functional import forgetting_rate
+            table = forgetting_table(metrics, reference)
             metrics.update(forgetting_rate(metrics, reference))
     except DataError as e:
         print(f'error: {error_summary(e)}', file=sys.stderr)
+        return 1
+    except ForgettingError as e:
+        print(f'error: {e}', file=sys.stderr)
         return 1
     except RunnerConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     if runner.rank == 0:
-        print('\n'.join(['Test metrics:'] + [
-            f'  {k}: {v:.4f}' if isinstance(v, float) else f'  {k}: {v}'
-            for k, v in metrics.items()
-        ] + head_vs_text_lines(metrics)))
+        print('\n'.join(summary_lines(metrics, table) +
+                        head_vs_text_lines(metrics)))
         with open(osp.join(runner.log_dir, 'test_metrics.json'), 'w') as f:
             json.dump(metrics, f, indent=2, default=str)
+        if args.out_json:
+            out_dir = osp.dirname(osp.abspath(args.out_json))
+            os.makedirs(out_dir, exist_ok=True)
+            with open(args.out_json, 'w') as f:
+                json.dump(dict(metrics=metrics, forgetting=table), f,
+                          indent=2, default=str)
+            print(f'summary written to {args.out_json}')
     return 0
 
 
@@ -134,12 +155,23 @@ def reference_metrics(cfg, reference: str) -> dict:
     """Metrics of the reference: read from a .json, or a test run of the
     checkpoint with the same config (in its own work dir)."""
     from mmengine.runner import Runner
+
+    from llava_detseg.datasets import DataError
     if not osp.isfile(reference):
         raise FileNotFoundError(
             f'--reference-checkpoint {reference} does not exist')
     if reference.endswith('.json'):
         with open(reference) as f:
-            return json.load(f)
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise DataError(f'{reference}: not valid JSON ({e})') from None
+        # test_metrics.json is flat; an --out-json summary nests them
+        data = data.get('metrics', data) if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            raise DataError(f'{reference}: expected a JSON object of '
+                            'metrics')
+        return data
     ref_cfg = cfg.copy()
     ref_cfg.load_from = reference
     ref_cfg.work_dir = osp.join(cfg.work_dir, 'reference')

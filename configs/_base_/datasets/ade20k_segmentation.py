@@ -46,3 +46,9 @@ ade_evaluator = dict(
     task='seg',
     meta_keys=dict(classes='seg_classes'),
     metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'], prefix='ade'))
+# boundary F1 beside mIoU (DAVIS f-measure per class and image)
+ade_bf1_evaluator = dict(
+    type='TaskMetric',
+    task='seg',
+    meta_keys=dict(classes='seg_classes'),
+    metric=dict(type='BoundaryF1Metric', prefix='ade'))

@@ -42,6 +42,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 val_evaluator = [
-    _base_.coco_evaluator, _base_.ade_evaluator, _base_.llava_evaluator
+    _base_.coco_evaluator, _base_.ade_evaluator, _base_.ade_bf1_evaluator,
+    _base_.llava_evaluator
 ]
 test_evaluator = val_evaluator

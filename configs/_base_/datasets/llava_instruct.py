@@ -39,5 +39,7 @@ llava_val = dict(
     data_prefix=dict(img='coco/train2017/'),
     test_mode=True,
     pipeline=llava_test_pipeline)
+# held-out LLaVA-Instruct answers are paragraphs: exact match reads ~0 for
+# any model, so they are scored by answer-token loss and perplexity
 llava_evaluator = dict(
-    type='TaskMetric', task='vqa', metric=dict(type='VQAMetric'))
+    type='TaskMetric', task='vqa', metric=dict(type='AnswerLossMetric'))

@@ -70,7 +70,7 @@ val_evaluator = [
         type='TaskMetric',
         task='det',
         metric=dict(
-            type='mmdet.CocoMetric',
+            type='DetCocoMetric',
             ann_file=data_root + 'annotations/instances_val.json',
             metric='bbox',
             prefix='coco')),
@@ -80,6 +80,14 @@ val_evaluator = [
         meta_keys=dict(classes='seg_classes'),
         metric=dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'],
                     prefix='seg')),
+    # boundary F1 beside mIoU: how well the outlines are placed
+    dict(
+        type='TaskMetric',
+        task='seg',
+        meta_keys=dict(classes='seg_classes'),
+        metric=dict(type='BoundaryF1Metric', prefix='seg')),
     dict(type='TaskMetric', task='vqa', metric=dict(type='VQAMetric')),
+    # teacher-forced answer-token loss and perplexity of the conversations
+    dict(type='TaskMetric', task='vqa', metric=dict(type='AnswerLossMetric')),
 ]
 test_evaluator = val_evaluator

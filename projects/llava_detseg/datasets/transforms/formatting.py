@@ -12,13 +12,15 @@ class PackMultiTaskInputs(PackDetInputs):
     mmdet packs ``PixelData(sem_seg=...)``; mmseg's decode heads and
     ``IoUMetric`` read ``PixelData(data=...)``. The conversations and tasks
     travel as metainfo (they are in the default ``meta_keys``), as do the
-    ``text_conversations`` of ``GenerateTextInstructions``.
+    ``text_conversations`` of ``GenerateTextInstructions``, and a
+    benchmark's name and questions (``datasets/benchmarks``).
     """
 
     def __init__(self,
                  meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                             'scale_factor', 'flip', 'flip_direction', 'tasks',
-                            'conversations', 'text_conversations')) -> None:
+                            'conversations', 'text_conversations',
+                            'benchmark', 'vqa_questions')) -> None:
         super().__init__(meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -19,22 +19,31 @@ class TaskMetric(BaseMetric):
     the dataset meta it expects (e.g. mmseg wants the semantic classes, with
     background, under ``classes``).
 
+    A test set that concatenates benchmarks (``datasets/benchmarks``) tags
+    each of their samples with its ``benchmark`` name: a wrapper given
+    ``benchmark`` scores that benchmark's samples only, and one without
+    scores the untagged samples only, so no question is counted twice.
+
     Args:
         task (str): ``det``, ``seg`` or ``vqa``.
         metric (dict): Config of the wrapped metric.
         meta_keys (dict, optional): ``{key the metric reads: dataset meta
             key}``, e.g. ``dict(classes='seg_classes')``.
+        benchmark (str, optional): Score only the samples of this
+            benchmark (their ``benchmark`` metainfo).
     """
 
     def __init__(self,
                  task: str,
                  metric: dict,
-                 meta_keys: Optional[Dict[str, str]] = None) -> None:
+                 meta_keys: Optional[Dict[str, str]] = None,
+                 benchmark: Optional[str] = None) -> None:
         self.metric = build_in_scope(METRICS, metric)
         super().__init__(
             collect_device=self.metric.collect_device,
             prefix=self.metric.prefix)
         self.task = task
+        self.benchmark = benchmark
         self.meta_keys = dict(meta_keys or {})
 
     @property
@@ -63,7 +72,8 @@ class TaskMetric(BaseMetric):
         inner = self.metric.results
         for sample in data_samples:
             start = len(inner)
-            if self.task in sample.get('tasks', ()):
+            if self.task in sample.get('tasks', ()) and sample.get(
+                    'benchmark') == self.benchmark:
                 self.metric.process(data_batch, [sample])
             self.results.append(inner[start:])
             del inner[start:]
@@ -77,8 +87,10 @@ class TaskMetric(BaseMetric):
         """
         flat = [r for per_sample in results for r in per_sample]
         if not flat:
-            print_log(f'TaskMetric({self.task}): no sample of task '
-                      f'"{self.task}" was evaluated; no metrics',
+            what = f'task "{self.task}"' + (
+                f' in benchmark "{self.benchmark}"' if self.benchmark else '')
+            print_log(f'TaskMetric({self.task}): no sample of {what} was '
+                      'evaluated; no metrics',
                       logger='current', level=logging.WARNING)
             return {}
         return self.metric.compute_metrics(flat)

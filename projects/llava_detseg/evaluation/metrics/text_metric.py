@@ -53,7 +53,9 @@ class TextDetSegMetric(BaseMetric):
 
     Args:
         det_metric (dict): Config of the box metric (``ann_file`` as for the
-            head's ``CocoMetric``).
+            head's; ``DetCocoMetric`` scores answers without any box as
+            AP 0 with their count, where mmdet's ``CocoMetric`` returns
+            nothing).
         seg_metric (dict): Config of the mask metric.
         codec (dict, optional): ``DetSegTextCodec`` arguments other than the
             classes, which come from the dataset meta.
@@ -267,10 +269,9 @@ class TextDetSegMetric(BaseMetric):
             for name in names:
                 part = [r for n, r in det if n == name]
                 prefix = 'rank_' if name == 'rank' and len(names) > 1 else ''
-                if any(len(p['bboxes']) for _, p in part):
-                    res = self.det_metric.compute_metrics(part)
-                else:
-                    res = dict(bbox_mAP=0.0)
+                # answers without a box are a real 0: DetCocoMetric scores
+                # them so, with the prediction count
+                res = self.det_metric.compute_metrics(part)
                 out.update({prefix + k: v for k, v in res.items()})
         seg = [r for _, _, s in results for r in s]
         if seg and self.seg_metric is not None:
@@ -318,9 +319,15 @@ def head_vs_text_lines(metrics: dict) -> List[str]:
     lines = ['Head vs text:']
     for head, text in HEAD_TEXT_PAIRS:
         if head in metrics and text in metrics:
-            lines.append(f'  {head.split("/")[1]}: head {metrics[head]:.4f}'
-                         f'  text {metrics[text]:.4f}')
-    for key in ('rank_bbox_mAP', 'parse_failure_rate', 'only_class_purity',
+            # text boxes ranked by the language model's own order beside
+            # those carrying the copied head scores: the heads' share
+            own = text.replace('text/', 'text/rank_')
+            lines.append(
+                f'  {head.split("/")[1]}: head {metrics[head]:.4f}'
+                f'  text {metrics[text]:.4f}' +
+                (f' (own ranking {metrics[own]:.4f})'
+                 if own in metrics else ''))
+    for key in ('parse_failure_rate', 'only_class_purity',
                 'only_class_recall', 'seg_only_class_purity', 'count_acc',
                 'det_agreement', 'seg_agreement'):
         if f'text/{key}' in metrics:

@@ -13,8 +13,9 @@ from ..functional import normalize_answer, vqa_accuracy
 
 GtAnswer = Union[str, Sequence[str]]
 
-# Reporting order of the per-type accuracies.
-ANSWER_TYPES = ('yes/no', 'number', 'other')
+# Reporting order of the per-type accuracies (VizWiz adds 'unanswerable';
+# any other type a benchmark annotates follows).
+ANSWER_TYPES = ('yes/no', 'number', 'other', 'unanswerable')
 
 
 def answer_type(gt: GtAnswer) -> str:
@@ -106,11 +107,15 @@ class VQAMetric(BaseMetric):
                                         img_path)
         question_ids = self._optional_list(sample, 'question_ids',
                                            len(preds), img_path)
+        metas = self._optional_list(sample, 'question_meta', len(preds),
+                                    img_path)
         records = []
-        for pred, gt, question, qid in zip(preds, gts, questions,
-                                           question_ids):
+        for pred, gt, question, qid, meta in zip(preds, gts, questions,
+                                                 question_ids, metas):
             if not isinstance(gt, str):
                 gt = list(gt)  # tuples and the like dump to JSON as lists
+            # a benchmark's own answer type (VQAv2 annotates it) wins
+            kind = (meta or {}).get('answer_type') or answer_type(gt)
             records.append(
                 dict(
                     question_id=qid,
@@ -118,7 +123,7 @@ class VQAMetric(BaseMetric):
                     pred=pred,
                     gt=gt,
                     acc=vqa_accuracy(pred, gt),
-                    answer_type=answer_type(gt)))
+                    answer_type=kind))
         return records
 
     @staticmethod
@@ -145,24 +150,28 @@ class VQAMetric(BaseMetric):
 
         Returns:
             dict: ``accuracy``, ``accuracy_<type>`` for the answer types
-            present (if ``answer_types``) and ``num_questions``.
+            present (if ``answer_types``) and ``num_questions``; empty (and
+            a warning) when no question was scored.
         """
         records = [rec for per_sample in results for rec in per_sample]
         if self.outfile_prefix is not None:
             self._dump(records)
         if not records:
+            # nothing scored is not a model that scored 0: no accuracy key
             print_log(
-                f'{self.__class__.__name__}: no sample carried pred_answers, '
-                'VQA accuracy is reported as 0.',
+                f'{self.__class__.__name__} ({self.prefix}): no sample '
+                'carried pred_answers; no accuracy reported',
                 logger='current',
                 level=logging.WARNING)
-            return {'accuracy': 0.0, 'num_questions': 0}
+            return {}
 
         metrics: Dict[str, float] = {
             'accuracy': sum(r['acc'] for r in records) / len(records)
         }
         if self.answer_types:
-            for ans_type in ANSWER_TYPES:
+            present = list(dict.fromkeys(r['answer_type'] for r in records))
+            for ans_type in [t for t in ANSWER_TYPES if t in present] + [
+                    t for t in present if t not in ANSWER_TYPES]:
                 accs = [
                     r['acc'] for r in records if r['answer_type'] == ans_type
                 ]

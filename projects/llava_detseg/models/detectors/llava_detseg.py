@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
 from ..language.responder import (Request, answer_requests,
-                                   dataset_requests, store_responses)
+                                   dataset_requests, score_conversations,
+                                   store_responses)
 from ..language.text_tasks import TextTaskIO
 from llava_detseg.tasks import TASKS
 from ..routers import build_router
@@ -396,7 +397,8 @@ class LlavaDetSeg(BaseModel):
                 stopping criteria (``LlavaLanguageBranch.predict``).
             max_new_tokens (int, optional): Budget of every answer.
         """
-        if requests is None:
+        from_dataset = requests is None
+        if from_dataset:
             requests = [dataset_requests(s) for s in data_samples]
         feats, vit = self.extract_feat(inputs)
         grounded = self.text is not None and self.text.mode == 'grounded'
@@ -412,6 +414,8 @@ class LlavaDetSeg(BaseModel):
         responses = answer_requests(self, vit, data_samples, requests,
                                     generation, max_new_tokens)
         store_responses(data_samples, responses)
+        if from_dataset:  # the held-out conversations' answer-token loss
+            score_conversations(self, vit, data_samples)
         return data_samples
 
     def _predict_head(self, task: str, feats, vit: ViTOutputs,

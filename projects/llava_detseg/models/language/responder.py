@@ -12,7 +12,7 @@ dataset's VQA conversations and text instructions become requests too
 demos share this code.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from .constrained_decoding import tidy_answer
 from .conversation import IMAGE_TOKEN, Conversation
@@ -36,14 +36,20 @@ class Request:
             (``det_all``, ``compound``, ... or ``'instruction'``).
         history (list): Earlier turns of this conversation as the model saw
             them (``{'from': 'human' | 'gpt', 'value': ...}``).
-        gt (str, optional): Reference answer (metrics).
+        gt (str | list[str], optional): Reference answer, or all the
+            annotators' answers of a benchmark question (metrics).
+        question_id (optional): A benchmark question's id (metrics).
+        meta (dict): A benchmark question's other fields the metric reads
+            (answer type, choices, split, subtask...).
     """
     question: str
     det: Optional[List[int]] = None
     seg: Optional[List[int]] = None
     kind: str = 'vqa'
     history: List[Dict[str, str]] = field(default_factory=list)
-    gt: Optional[str] = None
+    gt: Optional[Any] = None
+    question_id: Optional[Any] = None
+    meta: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def wants_blocks(self) -> bool:
@@ -82,14 +88,21 @@ class Response:
 
 def dataset_requests(sample) -> List[Request]:
     """The requests a dataset sample carries: the first question of each
-    of its ``conversations`` (scored by ``VQAMetric``) and its
-    ``text_conversations`` (``GenerateTextInstructions``; scored by
-    ``TextDetSegMetric``)."""
+    of its ``conversations`` (scored by ``VQAMetric``), its benchmark
+    questions (``vqa_questions`` of ``datasets/benchmarks``; scored by their
+    benchmark's metric) and its ``text_conversations``
+    (``GenerateTextInstructions``; scored by ``TextDetSegMetric``)."""
     out = []
-    asks_vqa = 'vqa' in sample.metainfo.get('tasks', ('vqa', ))
-    for conv in sample.metainfo.get('conversations', []) if asks_vqa else []:
+    meta = sample.metainfo
+    asks_vqa = 'vqa' in meta.get('tasks', ('vqa', ))
+    for conv in meta.get('conversations', []) if asks_vqa else []:
         question, answer = first_question(conv)
         out.append(Request(question, kind='vqa', gt=answer))
+    for item in meta.get('vqa_questions', []) if asks_vqa else []:
+        out.append(Request(item['question'], kind='vqa',
+                           gt=item.get('answers'),
+                           question_id=item.get('question_id'),
+                           meta=dict(item.get('meta') or {})))
     for item in sample.metainfo.get('text_conversations') or []:
         out.append(Request(item['question'], item.get('det'),
                            item.get('seg'), item.get('kind', 'instruction'),
@@ -182,6 +195,9 @@ def store_responses(samples, responses: Sequence[List[Response]]) -> None:
             sample.questions = [r.request.question for r in vqa]
             sample.pred_answers = [r.text for r in vqa]
             sample.gt_answers = [r.request.gt for r in vqa]
+            if any(r.request.question_id is not None for r in vqa):
+                sample.question_ids = [r.request.question_id for r in vqa]
+                sample.question_meta = [r.request.meta for r in vqa]
         text = [r for r in resp if r.request.wants_blocks]
         if text:
             sample.pred_texts = [r.text for r in text]
@@ -193,3 +209,36 @@ def history_turns(history: Sequence[tuple]) -> Conversation:
     return [dict(turn) for prompt, answer in history
             for turn in ((('from', 'human'), ('value', prompt)),
                          (('from', 'gpt'), ('value', answer)))]
+
+
+def score_conversations(model, vit, samples) -> None:
+    """Teacher-forced answer-token loss of every sample's ``conversations``
+    (all their answer turns): ``sample.answer_nll`` (summed negative
+    log-likelihood, nats) and ``sample.answer_tokens`` (their count).
+
+    Free-form answers (LLaVA-Instruct's paragraphs) cannot be scored by
+    exact match; ``AnswerLossMetric`` turns these sums into the answer-token
+    loss and perplexity of the held-out conversations.
+    """
+    import torch.nn.functional as F
+    language = model.language
+    if language is None:
+        return
+    rows = [(i, conv) for i, s in enumerate(samples)
+            if 'vqa' in s.metainfo.get('tasks', ('vqa', ))
+            for conv in s.metainfo.get('conversations') or []]
+    if not rows:
+        return
+    images = sorted({i for i, _ in rows})
+    local = {i: k for k, i in enumerate(images)}
+    tokens = model._vqa_tokens(vit, images, samples)
+    logits, target, seq = language.answer_logits(
+        tokens, [c for _, c in rows], [local[i] for i, _ in rows],
+        return_rows=True)
+    nll = F.cross_entropy(logits.float(), target, reduction='none')
+    per_seq = nll.new_zeros(len(rows)).index_add(0, seq, nll)
+    count = seq.bincount(minlength=len(rows))
+    for i in images:
+        mine = [k for k, (j, _) in enumerate(rows) if j == i]
+        samples[i].answer_nll = float(per_seq[mine].sum())
+        samples[i].answer_tokens = int(count[mine].sum())
