@@ -57,7 +57,8 @@ def main() -> int:
         coco = json.load(f)
     if args.tokenizer:
         from transformers import AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(args.tokenizer)
+        tok = AutoTokenizer.from_pretrained(args.tokenizer,
+                                            trust_remote_code=False)
     else:
         tok = build_tiny_tokenizer()
     add_detseg_tokens(tok)

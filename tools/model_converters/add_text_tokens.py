@@ -40,7 +40,8 @@ def main() -> int:
     from llava_detseg.utils import (CheckpointLoadError, load_checkpoint_file,
                                     save_checkpoint_file)
 
-    tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    tok = AutoTokenizer.from_pretrained(args.tokenizer,
+                                        trust_remote_code=False)
     add_detseg_tokens(tok, args.num_bins)
     size = len(tok)
     try:  # weights_only: a checkpoint is data, never code to run

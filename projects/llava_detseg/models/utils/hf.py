@@ -74,7 +74,8 @@ def load_hf_model(cls: Type[nn.Module],
         pretrained (str): Hub id or local folder.
         torch_dtype (str, optional): e.g. ``'bfloat16'``.
         **kwargs: More ``from_pretrained`` arguments (e.g.
-            ``quantization_config``).
+            ``quantization_config``). ``trust_remote_code`` is False
+            unless given: a checkpoint folder's own Python never runs.
 
     Returns:
         nn.Module: the model, marked ``is_init`` so MMEngine's
@@ -97,6 +98,7 @@ def load_hf_model(cls: Type[nn.Module],
             'tools/model_converters/make_tiny_llava.py)')
     if torch_dtype is not None:
         kwargs['dtype'] = _dtype(torch_dtype)
+    kwargs.setdefault('trust_remote_code', False)
     try:
         model = cls.from_pretrained(osp.expanduser(pretrained), **kwargs)
     except OSError as e:
@@ -108,8 +110,11 @@ def load_hf_model(cls: Type[nn.Module],
     return model
 
 
-def load_hf_tokenizer(pretrained: str):
+def load_hf_tokenizer(pretrained: str, trust_remote_code: bool = False):
     """``AutoTokenizer.from_pretrained`` with a clear error.
+
+    ``trust_remote_code`` stays False unless asked for: a tokenizer folder
+    whose ``auto_map`` names its own Python class is refused, not run.
 
     Inside :func:`llava_detseg.utils.meta_build` a hub id that is not on
     disk gets the project's small offline tokenizer instead: a meta build
@@ -125,7 +130,15 @@ def load_hf_tokenizer(pretrained: str):
         raise FileNotFoundError(
             f'tokenizer folder "{pretrained}" does not exist')
     try:
-        return AutoTokenizer.from_pretrained(osp.expanduser(pretrained))
+        return AutoTokenizer.from_pretrained(
+            osp.expanduser(pretrained), trust_remote_code=trust_remote_code)
+    except ValueError as e:
+        if 'trust_remote_code' not in str(e):
+            raise
+        raise ValueError(
+            f'tokenizer folder "{pretrained}" asks to run its own code '
+            '(auto_map in tokenizer_config.json), and trust_remote_code is '
+            'off') from None
     except OSError as e:
         raise OSError(f'cannot load the tokenizer of "{pretrained}": {e}') \
             from None
