@@ -11,6 +11,13 @@ from ..validation import (decode_semantic_map, image_size_problem,
                           map_problem)
 
 
+def _why(e: Exception) -> str:
+    """A decoder's failure in words (Pillow names a BytesIO, not the file)."""
+    if type(e).__name__ == 'UnidentifiedImageError':
+        return 'not an image file Pillow can decode'
+    return f'{type(e).__name__}: {e}'
+
+
 def _sample(results: dict) -> str:
     name = osp.basename(results.get('img_path') or '?')
     return f'image id {results.get("img_id")} "{name}"'
@@ -53,8 +60,8 @@ class LoadImageWithCheck(LoadImageFromFile):
         except Exception as e:  # noqa: BLE001 - any decode failure is data
             self.policy(
                 data_error(path, _sample(results), 'img_path',
-                           f'cannot read the image ({type(e).__name__}: '
-                           f'{e})', 'image.unreadable'), 'image')
+                           f'cannot read the image ({_why(e)})',
+                           'image.unreadable'), 'image')
             return None
         problem = image_size_problem(out['img'].shape, results.get('width'),
                                      results.get('height'))
@@ -111,7 +118,7 @@ class CheckSemanticMap(BaseTransform):
                 fileio.get(path, backend_args=self.backend_args))
         except Exception as e:  # noqa: BLE001 - any decode failure is data
             fault = 'semantic.unreadable', (
-                f'cannot read the semantic map ({type(e).__name__}: {e})')
+                f'cannot read the semantic map ({_why(e)})')
         else:
             fault = map_problem(
                 mode, seg, results.get('ori_shape') or
