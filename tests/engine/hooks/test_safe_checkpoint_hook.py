@@ -108,6 +108,36 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last(tmp_path,
     assert _finite(tmp_path / 'epoch_1.pth')
 
 
+def test_best_checkpoints_are_atomic_and_a_failed_one_stops(tmp_path,
+                                                            monkeypatch):
+    hook = dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1,
+                save_best='score', rule='greater')
+    runner = toy_runner(tmp_path / 'ok', max_epochs=2, checkpoint=hook,
+                        validate=True)
+    runner.train()
+    assert _pths(tmp_path / 'ok') == ['best_score_epoch_2.pth', 'epoch_2.pth']
+    # the second best checkpoint meets a full disk
+    from llava_detseg.engine.hooks import safe_checkpoint_hook
+    from llava_detseg.utils import checkpoint_io
+
+    def full_for_best_2(data, path):
+        if osp.basename(path) == 'best_score_epoch_2.pth':
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return checkpoint_io.write_bytes_atomically(data, path)
+
+    monkeypatch.setattr(safe_checkpoint_hook, 'write_bytes_atomically',
+                        full_for_best_2)
+    work = tmp_path / 'full'
+    runner = toy_runner(work, max_epochs=2, checkpoint=hook, validate=True)
+    with pytest.raises(CheckpointSaveError) as info:
+        runner.train()
+    assert str(info.value).startswith(
+        f'cannot write checkpoint {work / "best_score_epoch_2.pth"}: No '
+        'space left on device')
+    assert _last(work) == str(work / 'epoch_2.pth')
+    assert _finite(work / 'epoch_2.pth')
+
+
 def test_is_a_checkpoint_hook():
     hook = SafeCheckpointHook(interval=2, max_keep_ckpts=3)
     assert isinstance(hook, CheckpointHook)

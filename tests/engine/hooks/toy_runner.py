@@ -3,6 +3,7 @@ loop, optimizer and checkpoints in about a second."""
 import itertools
 
 import torch
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
@@ -74,10 +75,36 @@ class FaultAt(Hook):
         model.fault = self.fault if runner.iter + 1 in self.iters else None
 
 
+class ToyMetric(BaseMetric):
+    """A score that grows every validation (each one is the best)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def process(self, data_batch, data_samples):
+        self.results.append(0)
+
+    def compute_metrics(self, results):
+        self.calls += 1
+        return dict(score=float(self.calls))
+
+
 def toy_runner(work_dir: str, max_epochs: int = 2, custom_hooks=(),
-               checkpoint=None, resume: bool = False) -> Runner:
-    """4 iterations an epoch, SGD, the given hooks."""
+               checkpoint=None, resume: bool = False,
+               validate: bool = False) -> Runner:
+    """4 iterations an epoch, SGD, the given hooks; ``validate``: a
+    validation (``ToyMetric``) after every epoch."""
     ckpt = checkpoint or dict(type='SafeCheckpointHook', interval=1)
+    val = {}
+    if validate:
+        val = dict(
+            val_dataloader=dict(
+                dataset=ToyDataset(2),
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                collate_fn=dict(type='pseudo_collate'),
+                batch_size=2, num_workers=0),
+            val_evaluator=[ToyMetric()], val_cfg=dict())
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
@@ -88,10 +115,12 @@ def toy_runner(work_dir: str, max_epochs: int = 2, custom_hooks=(),
             collate_fn=dict(type='pseudo_collate'),
             batch_size=2, num_workers=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs,
+                       val_interval=1),
         default_hooks=dict(checkpoint=ckpt, logger=dict(
             type='LoggerHook', interval=1)),
         custom_hooks=list(custom_hooks),
         default_scope='llava_detseg',
         resume=resume,
-        randomness=dict(seed=0))
+        randomness=dict(seed=0),
+        **val)

@@ -151,7 +151,8 @@ class NonFiniteGuardHook(Hook):
         else:
             what = f'non-finite loss or gradient norm on another rank at ' \
                    f'{where}'
-        last = runner.message_hub.get_info('last_ckpt')
+        hub = runner.message_hub  # SafeCheckpointHook's, or mmengine's
+        last = hub.get_info('last_finite_ckpt') or hub.get_info('last_ckpt')
         if last and osp.isfile(last):
             left = (f'the last checkpoint {last} holds the weights before it '
                     '(tools/train.py --resume continues from it)')

@@ -6,7 +6,7 @@ from collections import deque
 from typing import List, Optional
 
 import torch
-from mmengine.dist import (all_reduce, broadcast_object_list, get_world_size,
+from mmengine.dist import (broadcast_object_list, get_world_size,
                            is_main_process)
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
@@ -37,13 +37,12 @@ register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 
 
 def _weights_finite(model: torch.nn.Module) -> bool:
-    tensors = [t for t in (*model.parameters(), *model.buffers())
-               if t.is_floating_point() and t.numel()]
-    ok = all(bool(torch.isfinite(t).all()) for t in tensors)
-    flag = torch.tensor([float(not ok)])
-    if get_world_size() > 1:
-        all_reduce(flag)  # sharded weights: finite only if every shard is
-    return float(flag) == 0
+    # DDP replicas are equal, so each rank decides alone (no collective:
+    # the save path has exactly one, in ``_raise_on_any_rank``)
+    return all(
+        bool(torch.isfinite(t).all())
+        for t in (*model.parameters(), *model.buffers())
+        if t.is_floating_point() and t.numel())
 
 
 @HOOKS.register_module()
@@ -79,6 +78,7 @@ class SafeCheckpointHook(CheckpointHook):
         super().__init__(*args, **kwargs)
         self.check_finite = check_finite
         self.last_finite_ckpt: Optional[str] = None
+        self._in_best = False
 
     # ------------------------------------------------------------------
     def before_train(self, runner) -> None:
@@ -171,25 +171,36 @@ class SafeCheckpointHook(CheckpointHook):
                     path.encode(), osp.join(runner.work_dir,
                                             'last_checkpoint'))
         except OSError as e:
+            if self._in_best:  # _save_best_checkpoint reports it
+                raise
             error = self._save_error(path, previous, e)
-        self._raise_on_any_rank(runner, error)
+        if not self._in_best:
+            self._raise_on_any_rank(runner, error)
 
         self._remove(runner, removed)
         if not finite:
             runner.logger.warning(
                 f'{path} holds NaN or infinite weights: saved for '
-                f'inspection, but last_checkpoint still names {previous} '
-                'and max_keep_ckpts does not remove it')
+                'inspection, but last_checkpoint still names '
+                f'{previous or "no checkpoint (none was finite)"} and '
+                'max_keep_ckpts does not remove it')
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
+        # mmengine's, written atomically; its re-save of the latest
+        # checkpoint reports a failure here, so every rank meets exactly
+        # one collective whichever file failed
+        if not self.save_best:
+            return
+        error, previous = None, self.last_finite_ckpt
+        self._in_best = True
         try:
             super()._save_best_checkpoint(runner, metrics)
         except OSError as e:
-            error = self._save_error(
-                getattr(self, 'best_ckpt_path', None) or self.out_dir,
-                self.last_finite_ckpt, e)
-            self._raise_on_any_rank(runner, error)
-            raise
+            path = getattr(self, 'best_ckpt_path', None) or self.out_dir
+            error = self._save_error(str(path), previous, e)
+        finally:
+            self._in_best = False
+        self._raise_on_any_rank(runner, error)
 
     # ------------------------------------------------------------------
     @staticmethod
