@@ -111,9 +111,11 @@ def _match_classes(names: List[str], classes: tuple, file: str) -> None:
             f'only in the file {extra}, only in classes {absent}',
             'coco.categories vs classes')
     if absent:
-        print_log(f'{file}: the config\'s classes {absent} have no category '
-                  'in this file; mmdet numbers the labels in the file\'s '
-                  'category order', logger='current', level=30)
+        shown = absent[:5] + (['...'] if len(absent) > 5 else [])
+        print_log(f'{file}: {len(absent)} of the config\'s classes ({shown}) '
+                  'have no category in this file; mmdet numbers the labels '
+                  'in the file\'s category order', logger='current',
+                  level=30)
     elif [n for n in names if n in classes] != list(classes):
         print_log(f'{file}: categories are declared in another order than '
                   'the config\'s classes; mmdet numbers the labels in the '
