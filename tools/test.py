@@ -81,7 +81,8 @@ def main() -> int:
     from llava_detseg.evaluation.functional import (ForgettingError,
                                                     forgetting_rate,
                                                     forgetting_table)
-    from llava_detseg.utils import register_all_modules, setup_launcher
+    from llava_detseg.utils import (CheckpointLoadError, register_all_modules,
+                                    setup_launcher)
     from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
     for path, what in ((args.config, 'config'), (args.checkpoint,
@@ -136,6 +137,9 @@ def main() -> int:
     except RunnerConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    except CheckpointLoadError as e:  # refused (weights_only) or truncated
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     if runner.rank == 0:
         print('\n'.join(summary_lines(metrics, table) +
                         head_vs_text_lines(metrics)))

@@ -149,16 +149,38 @@ def test_full_disk_at_save_time_stops_with_one_line(setup, tmp_path):
     assert _state(ckpt)
 
 
-def test_resume_from_a_pickled_object_is_refused(setup, tmp_path):
+def test_a_pickled_object_is_refused_by_train_and_test(setup, tmp_path):
     from mmengine.logging import MMLogger  # any non-allow-listed class
     work = str(tmp_path / 'evil')
     os.makedirs(work)
     evil = osp.join(work, 'epoch_1.pth')
     torch.save(dict(state_dict={}, meta=dict(obj=MMLogger)), evil)
-    proc = train(setup['config'], work, '--resume', evil)
-    last = _one_line_error(proc)
-    assert last == (
+    refused = (
         f'error: {evil}: refused to load: it holds '
         'mmengine.logging.logger.MMLogger, which weights-only loading does '
         'not allow (only tensors, containers and the allow-listed mmengine / '
         'numpy classes load; a pickled object could run code)')
+    assert _one_line_error(train(setup['config'], work, '--resume',
+                                 evil)) == refused
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', setup['config'], evil,
+         '--work-dir', work], cwd=ROOT, env=_env(), capture_output=True,
+        text=True, timeout=600)
+    assert _one_line_error(proc) == refused
+
+
+def test_nan_loss_on_one_rank_stops_both_without_a_hang(setup, tmp_path):
+    work = str(tmp_path / 'dist')
+    env = _env('nan_loss@3:0')  # rank 0's loss only; 2 iterations an epoch
+    env.update(PYTHON=sys.executable, PORT='29531')
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', setup['config'], '2', '--work-dir',
+         work], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=400)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith('error: non-finite')]
+    assert errors and errors[0].startswith(
+        'error: non-finite loss at epoch 2, iter 3 ('), proc.stderr[-3000:]
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    assert not osp.exists(osp.join(work, 'epoch_2.pth'))

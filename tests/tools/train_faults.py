@@ -5,7 +5,8 @@ A config imports this module (``custom_imports``) and adds
 ``LLAVA_DETSEG_TEST_FAULT`` says which fault, so a ``--resume`` of the same
 config without the variable trains cleanly:
 
-* ``nan_loss@K``: the model's loss turns NaN at (1-based, global) iteration K;
+* ``nan_loss@K``: the model's loss turns NaN at (1-based, global) iteration K
+  (``nan_loss@K:R``: on rank R only);
 * ``kill_in_save@N``: the N-th checkpoint write stops half way, writes
   ``<work_dir>/writing`` and sleeps until the test kills the process;
 * ``enospc_in_save@N``: the N-th checkpoint write stops half way with
@@ -60,6 +61,9 @@ class TrainFaultHook(Hook):
 
     def __init__(self) -> None:
         kind, _, at = os.environ.get(ENV, '').partition('@')
+        at, _, rank = at.partition(':')
+        if rank and rank != os.environ.get('RANK', '0'):
+            kind = ''
         self.kind, self.at = kind, int(at or 0)
         self._saves = 0
 
