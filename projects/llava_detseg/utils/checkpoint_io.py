@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import pickle
 import re
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import torch
 
@@ -156,11 +156,3 @@ def remove_stale_temps(folder: str) -> list:
                 removed.append(path)
     return removed
 
-
-def is_finite_state(state: Optional[dict]) -> bool:
-    """Whether every floating tensor of a state dict is finite."""
-    for value in (state or {}).values():
-        if torch.is_tensor(value) and value.is_floating_point() and \
-                not bool(torch.isfinite(value).all()):
-            return False
-    return True

@@ -87,3 +87,13 @@ def test_interval_and_grad_check_options(tmp_path):
                       NonFiniteGuardHook(interval=2)])
     with pytest.raises(NonFiniteError, match='epoch 1, iter 4'):
         runner.train()
+
+
+def test_grad_norm_is_float32_so_large_fp16_gradients_are_no_alarm():
+    from llava_detseg.engine.hooks.non_finite_guard_hook import _grad_norm
+    p = torch.nn.Parameter(torch.zeros(10**6, dtype=torch.float16))
+    opt = torch.optim.SGD([p], lr=0.1)
+    p.grad = torch.full_like(p, 100.)  # fp16 L2 norm: inf; float32: 1e5
+    assert abs(_grad_norm(opt) / 1e5 - 1) < 1e-2
+    p.grad[7] = float('nan')
+    assert _grad_norm(opt) != _grad_norm(opt)  # NaN

@@ -138,6 +138,18 @@ def test_best_checkpoints_are_atomic_and_a_failed_one_stops(tmp_path,
     assert _finite(work / 'epoch_2.pth')
 
 
+def test_finite_check_sees_nan_and_inf_and_no_fp16_overflow():
+    from llava_detseg.engine.hooks.safe_checkpoint_hook import _weights_finite
+    model = torch.nn.Linear(1000, 1000).half()
+    with torch.no_grad():
+        model.weight.fill_(100.)  # fp16 L2 norm overflows, float32 does not
+        assert _weights_finite(model)
+        model.bias[3] = float('inf')
+        assert not _weights_finite(model)
+        model.bias[3] = float('nan')
+        assert not _weights_finite(model)
+
+
 def test_is_a_checkpoint_hook():
     hook = SafeCheckpointHook(interval=2, max_keep_ckpts=3)
     assert isinstance(hook, CheckpointHook)

@@ -31,7 +31,9 @@ def _grad_norm(optimizer: torch.optim.Optimizer) -> Optional[float]:
     ]
     if not grads:
         return None
-    norms = torch._foreach_norm(grads)  # one fused pass, as clip_grad does
+    # one fused pass, as clip_grad does; float32 so that large finite fp16
+    # gradients do not overflow into a false alarm
+    norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
     return float(torch.linalg.vector_norm(torch.stack(
         [n.to(norms[0].device) for n in norms])))
 
