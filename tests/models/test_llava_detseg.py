@@ -77,6 +77,25 @@ def test_predict_fills_what_the_metrics_read(model_and_batch):
     assert set(tensors) == {'neck', 'det', 'seg', 'image_tokens'}
 
 
+def test_predict_scores_the_conversations_answer_tokens(model_and_batch):
+    """Pooled answer_nll / answer_tokens of predict is the language loss of
+    the same conversations (what AnswerLossMetric turns into perplexity)."""
+    model, batch = model_and_batch
+    model.eval()
+    data = model.data_preprocessor(copy.deepcopy(batch), training=False)
+    with torch.no_grad():
+        out = model(**copy.deepcopy(data), mode='predict')
+        _, vit = model.extract_feat(data['inputs'])
+        tokens = model._vqa_tokens(vit, [0, 1], out)
+        convs = [(i, c) for i, s in enumerate(out) for c in s.conversations]
+        want = model.language.loss(tokens, [c for _, c in convs],
+                                   [i for i, _ in convs])['loss_lm']
+    nll = sum(s.answer_nll for s in out)
+    count = sum(s.answer_tokens for s in out)
+    assert count > len(convs)  # every answer has tokens, </s> included
+    assert nll / count == pytest.approx(float(want), rel=1e-4)
+
+
 def test_samples_go_only_to_their_tasks(model_and_batch):
     model, batch = model_and_batch
     batch['data_samples'][0].set_metainfo(dict(tasks=['det']))

@@ -123,7 +123,7 @@ def test_forgetting_rate():
     out = forgetting_rate({'vqa/accuracy': 0.3}, {'vqa/accuracy': 0.4})
     assert out['vqa/accuracy_change'] == pytest.approx(-0.1)
     assert out['vqa/forgetting_rate'] == pytest.approx(0.25)
-    with pytest.raises(KeyError, match='reference metrics'):
+    with pytest.raises(ValueError, match='no benchmark was scored in both'):
         forgetting_rate({'vqa/accuracy': 0.3}, {'coco/bbox_mAP': 0.1})
 
 
