@@ -72,10 +72,6 @@ def text_model(tiny_ckpt, shapes_root, tmp_path_factory) -> dict:
     """A tiny random model that answers in <DET>/<SEG> text, saved as a
     config + an MMEngine checkpoint: ``{'config': path, 'checkpoint':
     path}`` (the inferencer and the demos load it as users load theirs)."""
-    import torch
-    from mmengine.registry import init_default_scope
-
-    from llava_detseg.registry import MODELS
     from llava_detseg.utils import register_all_modules
     register_all_modules()
     text = tiny_config(tiny_ckpt, shapes_root, config=TEXT_CONFIG)
@@ -86,10 +82,22 @@ def text_model(tiny_ckpt, shapes_root, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp('text_model')
     config = str(root / 'text_model.py')
     text.dump(config)
-    init_default_scope('llava_detseg')
-    torch.manual_seed(0)
-    model = MODELS.build(text.model)
-    model.init_weights()
-    checkpoint = str(root / 'text_model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    checkpoint = random_checkpoint(text.model, str(root / 'text_model.pth'))
     return dict(config=config, checkpoint=checkpoint)
+
+
+def random_checkpoint(model_cfg, path: str, seed: int = 0) -> str:
+    """Build ``model_cfg`` with random weights (seeded) and save it as an
+    MMEngine checkpoint at ``path``."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from llava_detseg.registry import MODELS
+    from llava_detseg.utils import register_all_modules
+    register_all_modules()
+    init_default_scope('llava_detseg')
+    torch.manual_seed(seed)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    return path

@@ -11,6 +11,7 @@ from llava_detseg.evaluation import (MMEMetric, POPEMetric, ScienceQAMetric,
 from llava_detseg.evaluation.functional import vqa_accuracy
 from llava_detseg.evaluation.functional.vqa_normalize import (CONTRACTIONS,
                                                               MANUAL_MAP)
+from test_vqa_normalize import official_accuracy as official_loop
 
 
 # ------------------------------------------- the official VQAv2 evaluation
@@ -49,18 +50,14 @@ def official_digit_article(in_text):
 
 
 def official_accuracy(res_ans, gt_answers):
-    gts = [dict(answer=a, answer_id=i) for i, a in enumerate(gt_answers)]
+    """vqaEval.py's evaluate for one question: the normalisation, then the
+    leave-one-out loop (``test_vqa_normalize.official_accuracy``)."""
     res_ans = res_ans.replace('\n', ' ').replace('\t', ' ').strip()
     res_ans = official_digit_article(official_punct(res_ans))
-    if len(set(g['answer'] for g in gts)) > 1:
-        for g in gts:
-            g['answer'] = official_digit_article(official_punct(g['answer']))
-    acc = []
-    for g in gts:
-        others = [item for item in gts if item != g]
-        matching = [item for item in others if item['answer'] == res_ans]
-        acc.append(min(1, float(len(matching)) / 3))
-    return float(sum(acc)) / len(acc)
+    if len(set(gt_answers)) > 1:
+        gt_answers = [official_digit_article(official_punct(a))
+                      for a in gt_answers]
+    return official_loop(res_ans, gt_answers)
 
 
 # already-normalised annotations, as VQAv2's are

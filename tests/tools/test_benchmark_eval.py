@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from benchmark_files import write_all
+from conftest import random_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH_CONFIG = osp.join(
@@ -26,12 +27,7 @@ def run_test_tool(*args):
 def bench(tiny_ckpt, shapes_root, tmp_path_factory):
     """The benchmark config on test folders and a random checkpoint of the
     embedded default's model: ``(config, checkpoint, written, tmp)``."""
-    import torch
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    from llava_detseg.registry import MODELS
-    from llava_detseg.utils import register_all_modules
     tmp = tmp_path_factory.mktemp('bench')
     data = str(tmp / 'data')
     written = write_all(data)
@@ -59,13 +55,7 @@ def bench(tiny_ckpt, shapes_root, tmp_path_factory):
     cfg.default_hooks.visualization.interval = 1000
     config = str(tmp / 'bench.py')
     cfg.dump(config)
-    register_all_modules()
-    init_default_scope('llava_detseg')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    ckpt = str(tmp / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    ckpt = random_checkpoint(cfg.model, str(tmp / 'model.pth'))
     return config, ckpt, written, tmp
 
 
