@@ -13,20 +13,24 @@ from conftest import ROOT, tiny_config
 pytestmark = pytest.mark.slow
 
 
-def _tool(name: str):
-    path = osp.join(ROOT, 'tools', 'misc', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
+@pytest.fixture
+def runner():
+    """tools/misc/run_fault_corpus.py, with sys.path as it was afterwards
+    (it puts tools/ there, for the tools' own imports)."""
+    path = osp.join(ROOT, 'tools', 'misc', 'run_fault_corpus.py')
+    saved = list(sys.path)
+    spec = importlib.util.spec_from_file_location('run_fault_corpus', path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.path[:] = saved
 
 
-def test_every_fault_case_gives_its_outcome(tiny_ckpt, tmp_path, capsys):
+def test_every_fault_case_gives_its_outcome(runner, tiny_ckpt, tmp_path,
+                                            capsys):
     from mmengine.registry import init_default_scope
 
     from llava_detseg.registry import MODELS
-    runner = _tool('run_fault_corpus')
     config = str(tmp_path / 'tiny.py')
     cfg = tiny_config(tiny_ckpt, str(tmp_path / 'unused'))
     cfg.dump(config)
