@@ -119,3 +119,14 @@ def test_bad_model_config_is_named(cfg):
     bad.loss_weights = dict(depth=1.0)
     with pytest.raises(Exception, match='unknown tasks'):
         MODELS.build(bad)
+
+
+def test_router_with_text_answers_is_refused_at_build(cfg):
+    """The text path reads un-routed tokens: the combination is named
+    before anything runs, never trained wrong."""
+    init_default_scope('llava_detseg')
+    bad = copy.deepcopy(cfg.model)
+    bad.router = dict(type='GatedFeatureRouter')
+    bad.text_cfg = dict(mode='grounded')
+    with pytest.raises(ValueError, match='model.router and model.text_cfg'):
+        MODELS.build(bad)

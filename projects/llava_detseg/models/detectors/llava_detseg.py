@@ -89,6 +89,18 @@ class LlavaDetSeg(BaseModel):
             raise ValueError(f'loss_weights has unknown tasks {unknown}; '
                              f'known tasks are {TASKS}')
         self.loss_weights = {**dict.fromkeys(TASKS, 1.0), **(loss_weights or {})}
+        if router is not None and distiller is not None:
+            # The distiller's teachers read the un-routed features; routing
+            # them as well is not built yet.
+            raise ValueError('model.router and model.distiller cannot be '
+                             'combined yet: drop one of them from the config')
+        if router is not None and text_cfg is not None:
+            # The <DET>/<SEG> text path projects un-routed image tokens
+            # (TextTaskIO._tokens); a routed projector (adaptive_moe) needs
+            # the router's layer weights there, which it never gets.
+            raise ValueError('model.router and model.text_cfg cannot be '
+                             'combined yet: the text answers read un-routed '
+                             'image tokens; drop one of them from the config')
         train_cfg = dict(train_cfg or {})
         test_cfg = dict(test_cfg or {})
         self.backbone = MODELS.build(backbone)
@@ -120,11 +132,6 @@ class LlavaDetSeg(BaseModel):
             if self.language is None:
                 raise ValueError('text_cfg needs a language branch')
             self.text = TextTaskIO(**text_cfg)
-        if router is not None and distiller is not None:
-            # The distiller's teachers read the un-routed features; routing
-            # them as well is not built yet.
-            raise ValueError('model.router and model.distiller cannot be '
-                             'combined yet: drop one of them from the config')
         self._build_extras(adapters, loss_balancer, distiller,
                            gradient_checkpointing)
 
