@@ -1,4 +1,5 @@
 import copy
+import os.path as osp
 
 import pytest
 import torch
@@ -121,12 +122,49 @@ def test_bad_model_config_is_named(cfg):
         MODELS.build(bad)
 
 
-def test_router_with_text_answers_is_refused_at_build(cfg):
-    """The text path reads un-routed tokens: the combination is named
-    before anything runs, never trained wrong."""
+def test_router_with_text_answers_routes_the_text_path(
+        tiny_ckpt, shapes_root):
+    """<DET>/<SEG> answers read the router's tokens (through the MoE
+    projector), in the loss and in prediction alike."""
+    from mmengine.config import Config
+
+    from conftest import TEXT_CONFIG, tiny_config
+    router = Config.fromfile(osp.join(
+        osp.dirname(TEXT_CONFIG),
+        'llava-detseg_clip-tiny_llama-tiny_router-moe_1xb16-7e_shapes.py'))
+    cfg = tiny_config(tiny_ckpt, shapes_root, config=TEXT_CONFIG)
+    cfg.model.router = router.model.router
+    cfg.model.language.projector = router.model.language.projector
     init_default_scope('llava_detseg')
-    bad = copy.deepcopy(cfg.model)
-    bad.router = dict(type='GatedFeatureRouter')
-    bad.text_cfg = dict(mode='grounded')
-    with pytest.raises(ValueError, match='model.router and model.text_cfg'):
-        MODELS.build(bad)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    items = [dataset[i] for i in range(2)]
+    batch = dict(inputs=[it['inputs'] for it in items],
+                 data_samples=[it['data_samples'] for it in items])
+    assert all(s.text_conversations for s in batch['data_samples'])
+    calls = []
+    real = model.router.forward
+
+    def spy(task, *args, **kwargs):
+        calls.append(task)
+        return real(task, *args, **kwargs)
+
+    model.router.forward = spy
+    data = model.data_preprocessor(copy.deepcopy(batch), training=True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['text.loss_lm'])
+    # vqa questions and text answers: the vqa path, routed twice
+    assert calls.count('vqa') == 2
+    losses['text.loss_lm'].backward()
+    proj = model.language.projector
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in proj.parameters())
+    model.eval()
+    calls.clear()
+    data = model.data_preprocessor(copy.deepcopy(batch), training=False)
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+    assert all(isinstance(t, str) for s in out for t in s.pred_texts)
+    assert 'vqa' in calls

@@ -94,13 +94,6 @@ class LlavaDetSeg(BaseModel):
             # them as well is not built yet.
             raise ValueError('model.router and model.distiller cannot be '
                              'combined yet: drop one of them from the config')
-        if router is not None and text_cfg is not None:
-            # The <DET>/<SEG> text path projects un-routed image tokens
-            # (TextTaskIO._tokens); a routed projector (adaptive_moe) needs
-            # the router's layer weights there, which it never gets.
-            raise ValueError('model.router and model.text_cfg cannot be '
-                             'combined yet: the text answers read un-routed '
-                             'image tokens; drop one of them from the config')
         train_cfg = dict(train_cfg or {})
         test_cfg = dict(test_cfg or {})
         self.backbone = MODELS.build(backbone)
@@ -200,7 +193,9 @@ class LlavaDetSeg(BaseModel):
 
     def _vqa_tokens(self, vit: ViTOutputs, idx: List[int],
                     samples: Optional[List[DetDataSample]]) -> Tensor:
-        """(len(idx), N, D) projected image tokens for the language model."""
+        """(len(idx), N, D) projected image tokens for the language model:
+        its questions and its <DET>/<SEG> text answers alike (with a router,
+        through its ``vqa`` path and a routed projector's layer weights)."""
         hidden = self._select(vit.hidden_states, idx, vit.maps[0].shape[0])
         if self.router is None:
             return self.language.image_tokens(hidden)
@@ -328,9 +323,12 @@ class LlavaDetSeg(BaseModel):
                     vqa = self.language.loss(tokens, convs, owner)
                 losses.update(self._weighted('vqa', vqa))
         if self.text is not None:
+            # the text answers read the language branch's (routed) tokens
             losses.update(
-                self.text.loss(self.language, vit.hidden_states,
-                               data_samples))
+                self.text.loss(
+                    self.language, vit.hidden_states, data_samples,
+                    tokens_fn=lambda rows: self._vqa_tokens(
+                        vit, rows, data_samples)))
         losses.update(self._aux_losses())
         return self._extra_losses(inputs, data_samples, feats, losses)
 

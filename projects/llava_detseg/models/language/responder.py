@@ -144,21 +144,17 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
             else:
                 groups['text' if req.wants_blocks else 'vqa'].append(
                     (i, j, req))
-    shared = None
-    if model.router is None and groups['vqa'] and groups['text']:
-        # un-routed, both groups read the same projected tokens: once
-        shared = language.image_tokens(vit.hidden_states)
+    # questions and block requests read the same (routed) image tokens, as
+    # the losses train them: projected once for every image asked about
+    asked = sorted({i for rows in groups.values() for i, _, _ in rows})
+    projected = model._vqa_tokens(vit, asked, samples) if asked else None
+    where = {i: k for k, i in enumerate(asked)}
     for name, rows in groups.items():
         if not rows:
             continue
         images = sorted({i for i, _, _ in rows})
         local = {i: k for k, i in enumerate(images)}
-        if shared is not None:
-            tokens = shared[images]
-        elif name == 'vqa':
-            tokens = model._vqa_tokens(vit, images, samples)
-        else:  # as the text loss trains them (TextTaskIO._tokens)
-            tokens = text._tokens(language, vit.hidden_states, images)
+        tokens = projected[[where[i] for i in images]]
         if name == 'vqa':
             contexts = [''] * len(rows)
             budget = max_new_tokens or language.max_new_tokens

@@ -1,5 +1,5 @@
 """Train and run the instructions answered with ``<DET>`` / ``<SEG>`` blocks."""
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -206,9 +206,15 @@ class TextTaskIO:
             [h.index_select(0, index) for h in hidden_states])
 
     # ------------------------------------------------------------------
-    def loss(self, language, hidden_states: Sequence[Tensor],
-             samples) -> Dict[str, Tensor]:
-        """LM loss on the text answers (``text.loss_lm``)."""
+    def loss(self, language, hidden_states: Sequence[Tensor], samples,
+             tokens_fn: Optional[Callable[[List[int]], Tensor]] = None
+             ) -> Dict[str, Tensor]:
+        """LM loss on the text answers (``text.loss_lm``).
+
+        ``tokens_fn(rows)`` gives the projected image tokens of those batch
+        rows (the detector's, routed when it has a router); without it the
+        chosen ViT layer is projected here.
+        """
         rows = self._rows(samples)
         if not rows:
             return {}
@@ -222,7 +228,8 @@ class TextTaskIO:
                 convs.append([{'from': 'human', 'value': prompt},
                               {'from': 'gpt', 'value': answer}])
                 owner.append(row)
-        tokens = self._tokens(language, hidden_states, rows)
+        tokens = (tokens_fn(rows) if tokens_fn is not None else
+                  self._tokens(language, hidden_states, rows))
         if self.loc_loss_weight == self.decision_loss_weight == \
                 self.run_loss_weight == 1.0:
             loss = language.loss(tokens, convs, owner)['loss_lm']
