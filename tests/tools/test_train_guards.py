@@ -68,8 +68,10 @@ def _same_weights(a: str, b: str) -> None:
 
 @pytest.fixture(scope='module')
 def config(tiny_ckpt, shapes_root, tmp_path_factory) -> str:
-    """2 epochs of 4 iterations, max_keep_ckpts=1, the fault hook."""
+    """2 epochs of 2 iterations (8 images), max_keep_ckpts=1, the fault
+    hook."""
     cfg = tiny_config(tiny_ckpt, shapes_root)
+    cfg.train_dataloader.dataset.indices = 8
     cfg.train_cfg.max_epochs = 2
     cfg.train_cfg.val_interval = 100
     # one kept checkpoint: mmengine's hook removes it before writing the next
@@ -96,9 +98,9 @@ def clean(config, tmp_path_factory) -> str:
 def test_nan_loss_stops_keeps_the_last_finite_checkpoint_and_resumes(
         config, clean, tmp_path):
     work = str(tmp_path / 'nan')
-    proc = train(config, work, fault='nan_loss@6')
+    proc = train(config, work, fault='nan_loss@4')
     last = _one_line_error(proc)
-    assert last.startswith('error: non-finite loss at epoch 2, iter 6 ('), last
+    assert last.startswith('error: non-finite loss at epoch 2, iter 4 ('), last
     ckpt = osp.join(work, 'epoch_1.pth')
     assert f'the last checkpoint {ckpt} holds the weights before it' in last
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
@@ -175,7 +177,7 @@ def test_a_pickled_object_is_refused_by_train_and_test(config, tmp_path):
 
 def test_nan_loss_on_one_rank_stops_both_without_a_hang(config, tmp_path):
     work = str(tmp_path / 'dist')
-    env = _env('nan_loss@3:0')  # rank 0's loss only; 2 iterations an epoch
+    env = _env('nan_loss@2:0')  # rank 0's loss only; 1 iteration an epoch
     env.update(PYTHON=sys.executable, PORT='29531')
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
@@ -186,8 +188,8 @@ def test_nan_loss_on_one_rank_stops_both_without_a_hang(config, tmp_path):
               if line.startswith('error: non-finite')]
     # rank 0 names its NaN loss; rank 1 (when torchrun lets it print before
     # stopping it) the NaN gradient the all-reduce brought it
-    assert any(e.startswith('error: non-finite loss at epoch 2, iter 3 (')
+    assert any(e.startswith('error: non-finite loss at epoch 2, iter 2 (')
                for e in errors), proc.stderr[-3000:]
-    assert all(' at epoch 2, iter 3 ' in e for e in errors), errors
+    assert all(' at epoch 2, iter 2 ' in e for e in errors), errors
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
