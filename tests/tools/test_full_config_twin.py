@@ -64,12 +64,15 @@ def test_twin_trains_on_two_processes_and_evaluates(tiny_ckpt, tmp_path):
     assert max(r['iter'] for r in train) == 6  # 3 steps x 2 epochs
     val = [r for r in lines if 'ade/mIoU' in r]
     assert val, 'no evaluation'
-    for key in ('vqa/accuracy', 'vqa/num_questions'):
+    # the held-out conversations are scored by answer-token loss, as at
+    # full scale (exact match of paragraphs would read ~0 for any model)
+    for key in ('conv/loss', 'conv/perplexity', 'conv/num_samples'):
         assert key in val[-1], key
-    assert val[-1]['vqa/num_questions'] == 2
-    # mmdet's CocoMetric ran (it logs no mAP when a 6-step model finds
-    # nothing above the score threshold)
-    log = glob.glob(osp.join(work, '*', '*.log'))[0]
-    assert 'Evaluating bbox' in open(log).read() or \
-        'coco/bbox_mAP' in val[-1]
+    assert val[-1]['conv/num_tokens'] > val[-1]['conv/num_samples'] >= 1
+    assert val[-1]['conv/perplexity'] > 1
+    assert 'ade/mBF1' in val[-1]
+    # the COCO metric ran: a 6-step model that finds nothing above the score
+    # threshold scores a real 0 with its prediction count
+    assert 'coco/bbox_mAP' in val[-1]
+    assert val[-1]['coco/bbox_num_predictions'] >= 0
     assert glob.glob(osp.join(work, 'epoch_2.pth'))
