@@ -52,7 +52,7 @@ ANNOTATION_FAULTS = [
      'non-finite'),
     (lambda d: _ann(d).update(bbox=[1, 2, 3]), 'bbox', 'expected [x, y, w, h]'),
     (lambda d: _ann(d).update(bbox=['1', 2, 3, 4]), 'bbox', 'non-numeric'),
-    (lambda d: _ann(d).update(bbox=[1, 2, 0, 4]), 'bbox', 'non-positive'),
+    (lambda d: _ann(d).update(bbox=[1, 2, -1, 4]), 'bbox', 'non-positive'),
     (lambda d: _ann(d).update(bbox=[900, 2, 5, 4]), 'bbox', 'outside'),
     (lambda d: _ann(d).pop('area'), 'area', 'missing'),
     (lambda d: _ann(d).update(iscrowd=3), 'iscrowd', 'expected 0 or 1'),
@@ -82,6 +82,28 @@ def test_annotation_faults_are_named_or_skipped(coco, edit, field, words):
     assert policy.skipped == {'annotation': 1}
     assert len(out['annotations']) == len(data['annotations']) - 1
     assert policy.errors[0].field == field
+
+
+@pytest.mark.parametrize('edit', [
+    lambda d: _ann(d).update(bbox=[1, 2, 0, 4]),
+    lambda d: _ann(d).update(bbox=[1, 2, 3, 0.0]),
+    lambda d: _ann(d).update(area=0),
+])
+def test_zero_size_boxes_are_left_out_and_counted_never_raised(
+        coco, edit, monkeypatch):
+    """Valid COCO (real train2017 has two) that mmdet ignores: a run with
+    on_error='raise' goes on, the annotation left out, one log line."""
+    from llava_detseg.datasets import errors
+    logged = []
+    monkeypatch.setattr(errors, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    data = copy.deepcopy(coco['data'])
+    edit(data)
+    out, policy = _check(data)
+    assert len(out['annotations']) == len(data['annotations']) - 1
+    assert not policy.skipped
+    assert len(logged) == 1 and 'skipped annotation' in logged[0]
+    assert 'left out, as mmdet does' in logged[0]
 
 
 @pytest.mark.parametrize('edit,field', [

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
 
-from ..errors import DataError, data_error, file_error
+from ..errors import DataError, ErrorPolicy, data_error, file_error
 
 # what every entry needs (mmdet reads ``area``; ``segmentation`` and
 # ``iscrowd`` are optional for detection-only files)
@@ -223,6 +223,27 @@ def segmentation_problem(seg: Any, img: dict) -> Optional[str]:
     return None
 
 
+def degenerate_box(ann: dict) -> Optional[str]:
+    """Why an otherwise valid annotation has nothing to learn from (a box
+    of zero width or height, or zero area), or ``None``.
+
+    COCO stores boxes as non-negative floats, and the real train2017 holds
+    such annotations (ids 918 and 2206849); mmdet's ``CocoDataset`` leaves
+    them out without a word. They are valid by the format, so they never
+    stop a run: they are left out and counted in the log.
+    """
+    bbox, area = ann.get('bbox'), ann.get('area')
+    if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(_is_number(v) for v in bbox) and _is_number(area)):
+        return None
+    if min(bbox[2], bbox[3], area) < 0:
+        return None  # negative: a fault
+    if bbox[2] == 0 or bbox[3] == 0 or area == 0:
+        return (f'zero width, height or area ({list(bbox)!r}, area '
+                f'{area!r}): left out, as mmdet does')
+    return None
+
+
 def annotation_problem(ann: dict, img: dict,
                        cats: Dict[Any, str]) -> Optional[tuple]:
     """``(field, problem)`` of an annotation of a declared image."""
@@ -264,6 +285,7 @@ def validate_coco(data: dict, file: str, report: Report,
         classes (Sequence[str]): The config's class names; empty: any.
     """
     cats = check_categories(data, file, classes)
+    degenerate = ErrorPolicy('skip', owner=f'COCO ({osp.basename(file)})')
     images: Dict[Any, dict] = {}
     dropped = set()  # images skipped, whose annotations go with them
     for k, img in enumerate(data['images']):
@@ -304,6 +326,11 @@ def validate_coco(data: dict, file: str, report: Report,
             continue
         what = f'image id {img["id"]!r} "{img["file_name"]}", {what}'
         fault = annotation_problem(ann, img, cats)
+        if fault and fault[0] in ('bbox', 'area') and degenerate_box(ann):
+            # valid but empty: always left out, counted (never raised)
+            degenerate(data_error(file, what, fault[0], degenerate_box(ann),
+                                  'coco.degenerate box'), 'annotation')
+            continue
         if not fault and ann['id'] in ann_ids:
             fault = 'id', 'declared twice'
         if fault:
