@@ -158,9 +158,8 @@ def main() -> int:
 def reference_metrics(cfg, reference: str) -> dict:
     """Metrics of the reference: read from a .json, or a test run of the
     checkpoint with the same config (in its own work dir)."""
-    from mmengine.runner import Runner
-
     from llava_detseg.datasets import DataError
+    from llava_detseg.utils.runner import build_runner
     if not osp.isfile(reference):
         raise FileNotFoundError(
             f'--reference-checkpoint {reference} does not exist')
@@ -180,7 +179,7 @@ def reference_metrics(cfg, reference: str) -> dict:
     ref_cfg.load_from = reference
     ref_cfg.work_dir = osp.join(cfg.work_dir, 'reference')
     ref_cfg.experiment_name = 'reference'
-    return Runner.from_cfg(ref_cfg).test()
+    return build_runner(ref_cfg).test()
 
 
 if __name__ == '__main__':

@@ -159,13 +159,14 @@ def test_metric_means_per_class_and_per_image():
         for c, f in fs.items():
             per_class.setdefault(c, []).append(f)
     want = np.mean([np.mean(v) for v in per_class.values()])
-    assert out['seg/mBF1'] == pytest.approx(want, abs=1e-6)
-    assert out['seg/mBF1_image'] == pytest.approx(np.mean(per_image),
+    # in percent, beside mmseg's mIoU
+    assert out['seg/mBF1'] == pytest.approx(100 * want, abs=1e-6)
+    assert out['seg/mBF1_image'] == pytest.approx(100 * np.mean(per_image),
                                                   abs=1e-6)
-    assert out['seg/BF1.circle'] == pytest.approx(np.mean(per_class[1]),
-                                                  abs=1e-6)
+    assert out['seg/BF1.circle'] == pytest.approx(
+        100 * np.mean(per_class[1]), abs=1e-6)
     assert out['seg/num_images'] == 4
-    assert 0.2 < out['seg/mBF1'] < 0.99
+    assert 20 < out['seg/mBF1'] < 99
 
 
 def test_metric_with_nothing_labelled_reports_no_key():

@@ -81,7 +81,7 @@ def test_one_run_scores_heads_text_and_every_benchmark(bench, shapes_root):
     # the shapes metrics beside them: boundary F1 next to mIoU, AP50, the
     # held-out conversations' answer loss; the benchmarks' questions are
     # not counted by the shapes VQA metric
-    assert 0.0 <= metrics['seg/mBF1'] <= 1.0 and 'seg/mIoU' in metrics
+    assert 0.0 <= metrics['seg/mBF1'] <= 100.0 and 'seg/mIoU' in metrics
     assert 'coco/bbox_mAP_50' in metrics
     assert metrics['coco/bbox_num_predictions'] >= 0
     assert metrics['conv/perplexity'] > 1.0

@@ -28,10 +28,11 @@ class BoundaryF1Metric(BaseMetric):
     classes from the dataset meta (``classes``; in this project
     ``TaskMetric(meta_keys=dict(classes='seg_classes'))`` provides them).
 
-    Reports ``mBF1`` (mean over classes of each class' mean over the images
-    that hold it), ``mBF1_image`` (mean over images of each image's mean
-    over its classes) and ``num_images``; the per-class values are logged
-    as a table and returned as ``BF1.<class>`` when ``classwise``.
+    Reports, in percent as mmseg reports mIoU, ``mBF1`` (mean over classes
+    of each class' mean over the images that hold it), ``mBF1_image`` (mean
+    over images of each image's mean over its classes) and ``num_images``;
+    the per-class values are logged as a table and returned as
+    ``BF1.<class>`` when ``classwise``.
 
     Args:
         ignore_index (int): Label of ignored pixels. Defaults to 255.
@@ -95,13 +96,15 @@ class BoundaryF1Metric(BaseMetric):
         print_log('Boundary F1 per class:\n' + '\n'.join(
             f'  {name(c):<20} {100 * f:6.2f}  ({len(per_class[c])} images)'
             for c, f in sorted(class_means.items())), logger='current')
+        # percentages, as mmseg's IoUMetric reports mIoU beside it
         out = dict(
-            mBF1=float(np.mean(list(class_means.values()))),
-            mBF1_image=float(np.mean([np.mean(list(r.values()))
-                                      for r in per_image])),
+            mBF1=100 * float(np.mean(list(class_means.values()))),
+            mBF1_image=100 * float(np.mean([np.mean(list(r.values()))
+                                            for r in per_image])),
             num_images=len(per_image))
         if self.classwise:
-            out.update({f'BF1.{name(c)}': f for c, f in class_means.items()})
+            out.update({f'BF1.{name(c)}': 100 * f
+                        for c, f in class_means.items()})
         return out
 
 
