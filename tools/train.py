@@ -61,7 +61,10 @@ def main() -> int:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        setup_amp(cfg)
+        problem = setup_amp(cfg)
+        if problem:
+            print(f'error: {problem}', file=sys.stderr)
+            return 2
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
                 cfg.auto_scale_lr:
@@ -93,16 +96,27 @@ def main() -> int:
     return 0
 
 
-def setup_amp(cfg) -> None:
-    """Mixed precision as mmdet sets it; bf16 autocast on a CPU."""
+def setup_amp(cfg):
+    """Mixed precision as mmdet sets it; bf16 autocast on a CPU.
+
+    Only a plain ``OptimWrapper`` becomes an ``AmpOptimWrapper``: replacing
+    another type (PCGrad, GradNorm, ...) would silently drop what it does,
+    so that is refused. Returns the refusal, or None.
+    """
     import torch
     wrapper = cfg.optim_wrapper
-    if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-        return
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind == 'AmpOptimWrapper':
+        return None
+    if kind != 'OptimWrapper':
+        return (f'--amp would replace optim_wrapper.type="{kind}" with '
+                'AmpOptimWrapper and lose what it does; train it without '
+                '--amp, or give the config an AMP variant of it')
     wrapper.type = 'AmpOptimWrapper'
     wrapper.loss_scale = 'dynamic'
     if not torch.cuda.is_available():
         wrapper.dtype = 'bfloat16'
+    return None
 
 
 if __name__ == '__main__':

@@ -48,7 +48,9 @@ def build_runner(cfg: Config):
     Args:
         cfg (Config): The run's config.
     """
+    from .config_checks import check_combinations
     check_runner_config(cfg)
+    check_combinations(cfg)
     if cfg.get('runner_type', 'Runner') == 'Runner':
         from mmengine.runner import Runner
         return Runner.from_cfg(cfg)

@@ -79,3 +79,36 @@ def test_dense_distillation_needs_a_teacher(cfg):
     init_default_scope('llava_detseg')
     with pytest.raises(ValueError, match='teacher_config'):
         MODELS.build(dict(type='TaskDistiller', det_weight=1.0))
+
+
+def test_a_teacher_checkpoint_that_does_not_fit_is_named(cfg, tmp_path):
+    """mmengine's strict=False would leave such a teacher random, silently;
+    a missing or mis-shaped weight outside the dropped language branch is
+    an error naming both files."""
+    from conftest import ROOT
+    init_default_scope('llava_detseg')
+    cfg.model.adapters = Config.fromfile(f'{ROOT}/{LORA_BASE}').lora_adapters
+    torch.manual_seed(0)
+    state = MODELS.build(copy.deepcopy(cfg.model)).state_dict()
+    cfg_file = str(tmp_path / 'teacher_cfg.py')
+    cfg.dump(cfg_file)
+    head = next(k for k in state if k.startswith('det_head.'))
+    for name, edit in (('missing', lambda s: s.pop(head)),
+                       ('mis-shaped', lambda s: s.update(
+                           {head: torch.zeros(3)}))):
+        broken = dict(state)
+        edit(broken)
+        ckpt = str(tmp_path / f'{name}.pth')
+        save_checkpoint(broken, ckpt)
+        with pytest.raises(ValueError) as err:
+            MODELS.build(dict(type='TaskDistiller', det_weight=1.0,
+                              teacher_config=cfg_file, teacher_ckpt=ckpt))
+        msg = str(err.value)
+        assert f'1 {name} weights (e.g. {head})' in msg
+        assert ckpt in msg and cfg_file in msg
+    # the language branch's weights are not needed: no error without them
+    ckpt = str(tmp_path / 'no_language.pth')
+    save_checkpoint({k: v for k, v in state.items()
+                     if not k.startswith('language.')}, ckpt)
+    MODELS.build(dict(type='TaskDistiller', det_weight=1.0,
+                      teacher_config=cfg_file, teacher_ckpt=ckpt))

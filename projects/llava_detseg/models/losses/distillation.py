@@ -83,7 +83,6 @@ class TaskDistiller(BaseModule):
         import os.path as osp
 
         from mmengine.config import Config
-        from mmengine.runner import load_checkpoint
         for path, key in ((config, 'teacher_config'), (ckpt, 'teacher_ckpt')):
             if not osp.isfile(path):
                 raise FileNotFoundError(
@@ -101,8 +100,7 @@ class TaskDistiller(BaseModule):
                     g for g in adapters.train_adapters if g != 'vqa'
                 ]
         teacher = MODELS.build(cfg)
-        load_checkpoint(teacher, ckpt, map_location='cpu', strict=False,
-                        logger='silent')
+        _load_teacher_weights(teacher, ckpt, config)
         teacher.requires_grad_(False)
         return teacher.eval()
 
@@ -159,3 +157,39 @@ class TaskDistiller(BaseModule):
             out['seg.loss_kd'] = self.seg_weight * kl_div_logits(
                 s_seg, t_seg, self.temperature, dim=1)
         return out
+
+
+def _teacher_key_dropped(key: str) -> bool:
+    """Weights of the parts a det/seg teacher is built without: the language
+    branch and the ``vqa`` adapter group (``..._A.vqa.weight``)."""
+    return key.startswith(('language.', 'distiller.')) or '.vqa.' in key
+
+
+def _load_teacher_weights(teacher: nn.Module, ckpt: str, config: str) -> None:
+    """Load ``ckpt`` into the teacher strictly, but for the dropped parts.
+
+    mmengine's ``load_checkpoint(strict=False)`` would leave a teacher whose
+    checkpoint does not fit its config random, with a silent logger; here
+    any other missing, unexpected or mis-shaped weight is a one-line error
+    naming both files.
+    """
+    import re
+
+    from llava_detseg.utils.checkpoint_io import load_checkpoint_file
+    obj = load_checkpoint_file(ckpt, map_location='cpu')
+    state = obj.get('state_dict', obj) if isinstance(obj, dict) else obj
+    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()
+             if not _teacher_key_dropped(re.sub(r'^module\.', '', k))}
+    own = teacher.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state
+              and tuple(own[k].shape) != tuple(state[k].shape)]
+    problems = [f'{len(v)} {what} (e.g. {v[0]})' for what, v in (
+        ('missing weights', missing), ('unexpected weights', unexpected),
+        ('mis-shaped weights', shapes)) if v]
+    if problems:
+        raise ValueError(f'distiller.teacher_ckpt {ckpt} does not fit '
+                         f'distiller.teacher_config {config}: ' +
+                         ', '.join(problems))
+    teacher.load_state_dict(state, strict=True)

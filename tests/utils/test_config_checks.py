@@ -1,0 +1,84 @@
+"""Feature combinations that cannot run right are refused in one line
+naming the config keys; every shipped config passes."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from llava_detseg.utils.config_checks import check_combinations
+from llava_detseg.utils.runner import RunnerConfigError
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    osp.relpath(p, ROOT)
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                       recursive=True)
+    if '_base_' not in p)
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_every_config_passes(path):
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    check_combinations(cfg)
+
+
+def _cfg(**kwargs):
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper'),
+                      launcher='none'))
+    cfg.merge_from_dict(kwargs)
+    return cfg
+
+
+@pytest.mark.parametrize('kind', ['PCGradOptimWrapper',
+                                  'GradNormOptimWrapper'])
+def test_per_task_gradients_refuse_a_distributed_launcher(kind):
+    check_combinations(_cfg(optim_wrapper=dict(type=kind)))  # one process
+    with pytest.raises(RunnerConfigError,
+                       match=f'optim_wrapper.type="{kind}" with '
+                       'launcher="pytorch"'):
+        check_combinations(_cfg(optim_wrapper=dict(type=kind),
+                                launcher='pytorch'))
+
+
+def test_mixture_sampler_needs_the_loaders_batch_size():
+    ok = dict(batch_size=4, sampler=dict(type='MixtureSampler', batch_size=4))
+    check_combinations(_cfg(train_dataloader=ok))
+    bad = dict(batch_size=4, sampler=dict(type='MixtureSampler', batch_size=2))
+    with pytest.raises(RunnerConfigError,
+                       match=r'train_dataloader.sampler.batch_size=2 differs '
+                       r'from train_dataloader.batch_size=4'):
+        check_combinations(_cfg(train_dataloader=bad))
+
+
+def test_text_metric_threshold_must_be_the_context_threshold():
+    model = dict(text_cfg=dict(context_score_thr=0.1))
+    good = [dict(type='TextDetSegMetric', head_score_thr=0.1)]
+    check_combinations(_cfg(model=model, val_evaluator=good))
+    bad = [dict(type='TaskMetric'), dict(type='TextDetSegMetric')]
+    with pytest.raises(RunnerConfigError,
+                       match=r'test_evaluator\[1\].head_score_thr=0.3 '
+                       r'differs from model.text_cfg.context_score_thr=0.1'):
+        check_combinations(_cfg(model=model, test_evaluator=bad))
+
+
+def _train_tool():
+    import importlib.util
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    spec = importlib.util.spec_from_file_location(
+        'train_tool', osp.join(ROOT, 'tools', 'train.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_amp_refuses_to_replace_another_optim_wrapper():
+    setup_amp = _train_tool().setup_amp
+    cfg = _cfg(optim_wrapper=dict(type='PCGradOptimWrapper', clip_grad=None))
+    problem = setup_amp(cfg)
+    assert 'optim_wrapper.type="PCGradOptimWrapper"' in problem
+    assert cfg.optim_wrapper.type == 'PCGradOptimWrapper'  # untouched
+    cfg = _cfg()
+    assert setup_amp(cfg) is None
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
