@@ -82,3 +82,27 @@ def test_amp_refuses_to_replace_another_optim_wrapper():
     cfg = _cfg()
     assert setup_amp(cfg) is None
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+
+
+def test_text_format_is_read_as_it_is_written():
+    model = dict(language=dict(special_tokens=dict(num_bins=1000)),
+                 text_cfg=dict(context_score_thr=0.3,
+                               codec=dict(max_boxes=20)))
+    metric = [dict(type='TextDetSegMetric', codec=dict(max_boxes=20))]
+    check_combinations(_cfg(model=model, val_evaluator=metric))
+    with pytest.raises(RunnerConfigError,
+                       match=r'val_evaluator\[0\].codec.max_boxes=100 '
+                       r'differs from model.text_cfg.codec.max_boxes=20'):
+        check_combinations(_cfg(model=model, val_evaluator=[
+            dict(type='TextDetSegMetric')]))
+    loader = dict(dataset=dict(type='MultiTaskConcatDataset', datasets=dict(
+        coco=dict(pipeline=[dict(type='GenerateTextInstructions',
+                                 codec=dict(num_bins=500))]))))
+    with pytest.raises(RunnerConfigError,
+                       match=r'train_dataloader.dataset.datasets.coco.'
+                       r'pipeline\[0\].codec num_bins=500 differs'):
+        check_combinations(_cfg(model=model, train_dataloader=loader))
+    tokens = dict(model, language=dict(special_tokens=dict(num_bins=512)))
+    with pytest.raises(RunnerConfigError,
+                       match='model.language.special_tokens num_bins=512'):
+        check_combinations(_cfg(model=tokens))

@@ -24,6 +24,87 @@ def _loaders(cfg) -> Iterator[Tuple[str, dict]]:
             yield name, loader
 
 
+def _codec_args(codec) -> dict:
+    """``DetSegTextCodec`` arguments with its defaults filled in."""
+    import inspect
+
+    from llava_detseg.structures import DetSegTextCodec
+    params = inspect.signature(DetSegTextCodec.__init__).parameters
+    out = {k: p.default for k, p in params.items()
+           if p.default is not inspect.Parameter.empty
+           and k not in ('seg_classes', )}
+    out.update(dict(codec or {}))
+    return out
+
+
+def _pipelines(node, path: str) -> Iterator[Tuple[str, list]]:
+    """Every ``pipeline`` list under a dataloader's dataset (mixtures and
+    wrappers included), with its config path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f'{path}.{key}'
+            if key == 'pipeline' and isinstance(value, (list, tuple)):
+                yield where, list(value)
+            else:
+                yield from _pipelines(value, where)
+    elif isinstance(node, (list, tuple)):
+        for k, value in enumerate(node):
+            yield from _pipelines(value, f'{path}[{k}]')
+
+
+def check_text_format(cfg, where: str) -> None:
+    """The text format's settings agree where a config must repeat them.
+
+    The model writes and reads answers with ``text_cfg``'s codec; each
+    ``TextDetSegMetric`` parses them with its own codec (the classes come
+    from the dataset meta), which must be the model's; the number of
+    location bins must be the same in the language branch's tokens, the
+    model, every ``GenerateTextInstructions`` and every metric. The
+    pipelines' other codec settings may differ per source on purpose (a
+    detection-only source needs no polygon settings).
+    """
+    from .runner import RunnerConfigError
+    model = cfg.get('model') or {}
+    text_cfg = model.get('text_cfg')
+    if not text_cfg:
+        return
+    codec = _codec_args(text_cfg.get('codec'))
+    bins = [('model.text_cfg.codec', codec['num_bins'])]
+    tokens = ((model.get('language') or {}).get('special_tokens') or {})
+    if 'num_bins' in tokens:
+        bins.append(('model.language.special_tokens', tokens['num_bins']))
+    for name, loader in _loaders(cfg):
+        for path, pipeline in _pipelines(loader.get('dataset'),
+                                         f'{name}.dataset'):
+            for k, t in enumerate(pipeline):
+                if isinstance(t, dict) and _short(t.get('type', '')) == \
+                        'GenerateTextInstructions':
+                    bins.append((f'{path}[{k}].codec',
+                                 _codec_args(t.get('codec'))['num_bins']))
+    for name in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(name) or []
+        for k, ev in enumerate([evaluators] if isinstance(
+                evaluators, dict) else evaluators):
+            if not isinstance(ev, dict) or _short(
+                    ev.get('type', '')) != 'TextDetSegMetric':
+                continue
+            theirs = _codec_args(ev.get('codec'))
+            diff = sorted(key for key in set(codec) | set(theirs)
+                          if codec.get(key) != theirs.get(key))
+            if diff:
+                key = diff[0]
+                raise RunnerConfigError(
+                    f'{where}: {name}[{k}].codec.{key}={theirs.get(key)!r} '
+                    f'differs from model.text_cfg.codec.{key}='
+                    f'{codec.get(key)!r}; the metric must read the answers '
+                    'as the model writes them: set both from one variable')
+    for path, n in bins[1:]:
+        if n != bins[0][1]:
+            raise RunnerConfigError(
+                f'{where}: {path} num_bins={n} differs from '
+                f'{bins[0][0]} num_bins={bins[0][1]}; state it once')
+
+
 def check_combinations(cfg) -> None:
     """Raise ``RunnerConfigError`` for a combination that cannot run right.
 
@@ -35,7 +116,10 @@ def check_combinations(cfg) -> None:
       or the ranks wait on each other forever;
     * ``TextDetSegMetric.head_score_thr`` different from the model's
       ``text_cfg.context_score_thr``: the metric would score the copied
-      boxes against another set of head boxes than the ones offered.
+      boxes against another set of head boxes than the ones offered;
+    * a text metric's codec other than the model's, or location bins that
+      differ between the tokens, the model, a pipeline and a metric
+      (:func:`check_text_format`): answers written one way, read another.
 
     Args:
         cfg (Config): The run's resolved config.
@@ -62,6 +146,7 @@ def check_combinations(cfg) -> None:
                 f'{name}.batch_size={lb}; MixtureSampler draws whole batches '
                 'from one source and needs the loader\'s batch size (under '
                 'DDP a mismatch hangs the ranks)')
+    check_text_format(cfg, where)
     text_cfg = (cfg.get('model') or {}).get('text_cfg') or {}
     context = text_cfg.get('context_score_thr')
     for name in ('val_evaluator', 'test_evaluator'):
