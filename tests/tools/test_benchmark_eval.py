@@ -1,6 +1,7 @@
 """tools/test.py scores every VQA benchmark (small files in the published
 formats) with a model of the embedded default, beside the shapes metrics
 (boundary F1 among them), in one summary; forgetting against a reference."""
+import glob
 import json
 import os.path as osp
 import subprocess
@@ -64,8 +65,17 @@ def test_one_run_scores_heads_text_and_every_benchmark(bench, shapes_root):
     config, ckpt, written, tmp = bench
     out = str(tmp / 'summary.json')
     proc = run_test_tool(config, ckpt, '--work-dir', str(tmp / 'w1'),
-                         '--out-json', out)
+                         '--out-json', out, '--show-dir', 'shown')
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # every benchmark image drawn under its own name (ScienceQA's are all
+    # image.png, MME's subtasks reuse 0000.png)
+    shown = {osp.basename(p) for p in glob.glob(
+        str(tmp / 'w1' / '*' / 'shown' / '*'))}
+    for name in ('scienceqa_11.png', 'scienceqa_12.png', 'gqa_201.jpg',
+                 'mme_existence_0000_1.png', 'mme_code_reasoning_0000_1.png',
+                 'vizwiz_VizWiz_val_00000000.jpg'):
+        assert name in shown, sorted(shown)
+    assert len([n for n in shown if n.startswith('pope_')]) == 2
     with open(out) as f:
         metrics = json.load(f)['metrics']
     # every benchmark scored all of its questions

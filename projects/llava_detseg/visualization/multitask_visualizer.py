@@ -1,4 +1,6 @@
 """Drawing boxes, semantic masks and answers of one sample."""
+import os.path as osp
+import re
 import textwrap
 from typing import List, Optional
 
@@ -81,7 +83,23 @@ class MultiTaskVisualizer(DetLocalVisualizer):
                        pred_score_thr: float = 0.3,
                        step: int = 0) -> None:
         """Draw as mmdet does; the question/answer panel is added to the
-        finished picture (see :meth:`add_image`), after boxes and masks."""
+        finished picture (see :meth:`add_image`), after boxes and masks.
+
+        mmdet names the picture after the image file; benchmark images
+        share names across folders (ScienceQA's ``image.png``, MME's
+        subtasks), so theirs are named after the benchmark and the first
+        question id instead."""
+        if out_file is not None and data_sample is not None and \
+                data_sample.get('benchmark'):
+            qids = data_sample.get('question_ids') or [
+                data_sample.get('img_id')]
+            stem = str(qids[0])
+            if stem.lower().endswith(('.jpg', '.jpeg', '.png')):
+                stem = osp.splitext(stem)[0]  # VizWiz ids are file names
+            stem = re.sub(r'[^\w.-]+', '_', stem)
+            out_file = osp.join(
+                osp.dirname(out_file),
+                f'{data_sample.benchmark}_{stem}{osp.splitext(out_file)[1]}')
         self._panel = (data_sample, out_file)
         try:
             super().add_datasample(name, image, data_sample, draw_gt,
