@@ -70,19 +70,24 @@ class ConversationTokenizer:
                 ids += self.tokenizer(part, add_special_tokens=False).input_ids
         return ids
 
-    def _prefix(self) -> List[int]:
-        ids = [self.tokenizer.bos_token_id]
-        if self.system_prompt:
-            ids += self._text(self.system_prompt + ' ')
-        return ids
+    def _lead(self, turn: int) -> str:
+        """The system prompt and its space, before the first turn only.
+
+        It is tokenized with that turn's text, not on its own: a
+        SentencePiece tokenizer (LLaMA) would spell the trailing space as a
+        lone "▁" and then give ``USER`` its dummy-prefix "▁" again.
+        """
+        return self.system_prompt + ' ' if self.system_prompt and \
+            turn == 0 else ''
 
     def encode_train(self,
                      conversation: Conversation) -> Tuple[List[int], List[int]]:
         """Return ``(input_ids, labels)`` for teacher forcing."""
-        ids = self._prefix()
-        labels = [IGNORE_INDEX] * len(ids)
-        for question, answer in split_turns(conversation):
-            prompt = self._text(f'USER: {question} ASSISTANT:')
+        ids = [self.tokenizer.bos_token_id]
+        labels = [IGNORE_INDEX]
+        for k, (question, answer) in enumerate(split_turns(conversation)):
+            prompt = self._text(
+                f'{self._lead(k)}USER: {question} ASSISTANT:')
             ids += prompt
             labels += [IGNORE_INDEX] * len(prompt)
             if answer is not None:
@@ -96,9 +101,11 @@ class ConversationTokenizer:
     def encode_prompt(self, question: str,
                       history: Optional[Conversation] = None) -> List[int]:
         """Return the ``input_ids`` that end right before the answer."""
-        ids = self._prefix()
-        for q, a in split_turns(history or []):
-            ids += self._text(f'USER: {q} ASSISTANT: {a}')
+        ids = [self.tokenizer.bos_token_id]
+        turns = split_turns(history or [])
+        for k, (q, a) in enumerate(turns):
+            ids += self._text(f'{self._lead(k)}USER: {q} ASSISTANT: {a}')
             ids.append(self.tokenizer.eos_token_id)
-        ids += self._text(f'USER: {question} ASSISTANT:')
+        ids += self._text(
+            f'{self._lead(len(turns))}USER: {question} ASSISTANT:')
         return ids[-self.max_length:]

@@ -92,6 +92,9 @@ class LlavaLanguageBranch(BaseModule):
         # copy of CLIP in memory and in every checkpoint.
         self.llava.model.vision_tower = None
         self.tokenizer = load_hf_tokenizer(pretrained)
+        if self.tokenizer.pad_token is None:
+            # Vicuna's tokenizer has none; LLaVA's v1 recipe pads with unk
+            self.tokenizer.pad_token = self.tokenizer.unk_token
         self.conv_tokenizer = ConversationTokenizer(
             self.tokenizer, system_prompt=system_prompt, max_length=max_length)
         self.vision_hidden_size = self.llava.config.vision_config.hidden_size
