@@ -21,6 +21,18 @@ def tiny_ckpt(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope='session')
+def llama_tokenizer_dirs(tmp_path_factory) -> dict:
+    """SentencePiece (LLaMA-family) tokenizer folders in Vicuna's layout:
+    ``{'vicuna': folder, 'legacy': folder}`` (``legacy`` False / True)."""
+    from llava_detseg.models.language import write_llama_tokenizer
+    root = tmp_path_factory.mktemp('llama_tokenizer')
+    return {
+        name: write_llama_tokenizer(str(root / name), legacy=legacy)
+        for name, legacy in (('vicuna', False), ('legacy', True))
+    }
+
+
+@pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory) -> str:
     """A small generated shapes dataset (16 train / 8 val images)."""
     from llava_detseg.datasets.generation import generate_shapes

@@ -1,5 +1,6 @@
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            ConversationTokenizer, split_turns)
+from .llama_tokenizer import write_llama_tokenizer
 from .llava_branch import LlavaLanguageBranch, first_question
 from .projectors import (AdaptiveMoEProjector, IdentityProjector,
                          LinearProjector, MLPProjector, MoEProjector,
@@ -10,6 +11,7 @@ __all__ = [
     'IGNORE_INDEX', 'IMAGE_PLACEHOLDER', 'LLAVA_V1_SYSTEM',
     'ConversationTokenizer', 'split_turns', 'LlavaLanguageBranch',
     'first_question', 'build_tiny_tokenizer', 'write_tiny_checkpoints',
+    'write_llama_tokenizer',
     'AdaptiveMoEProjector', 'IdentityProjector', 'LinearProjector',
     'MLPProjector', 'MoEProjector', 'build_projector'
 ]
