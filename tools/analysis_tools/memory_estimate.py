@@ -229,9 +229,13 @@ class SavedTensors:
         self.outside: Dict[int, int] = {}
         self.inputs: Dict[int, int] = {}
         self.per_layer: List[Dict[int, int]] = []
+        # holding every storage seen keeps its address from being reused
+        # by a later one, which the count would take for the same
+        self.keep: List[object] = []
 
     def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
+        self.keep.append(storage)
         if storage._cdata not in self.params:
             where = self.per_layer[self.stack[-1]] if self.stack else \
                 self.outside
@@ -244,6 +248,7 @@ class SavedTensors:
         hidden = args[0] if args else kwargs.get('hidden_states')
         if isinstance(hidden, torch.Tensor):
             storage = hidden.untyped_storage()
+            self.keep.append(storage)
             self.inputs[storage._cdata] = storage.nbytes()
 
     def _leave(self, module, args, kwargs, output) -> None:
