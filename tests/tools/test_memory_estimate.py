@@ -142,3 +142,28 @@ def test_cli(tool):
     assert 'quantization 4bit, gradient checkpointing off' in out
     assert '2 images' in out and '576 + 256 tokens' in out
     assert re.search(r'total\s+[\d.]+ GiB', out)
+
+
+def test_deepspeed_zero2_shards_and_keeps_masters(tool, built):
+    _, model, acts = built
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'llava-detseg_clip-l14-336_vicuna-7b_'
+        'deepspeed-zero2_8xb4-12e_coco-ade-llava.py'))
+    result = tool.estimate(cfg, model, activations=acts)
+    trainable = sum(r['trainable'] for r in result['params'].values())
+    assert result['options']['engine'] == dict(
+        deepspeed=True, half=True, stage=2, world=8)
+    # bf16 weights and gradients, fp32 masters and moments, all / 8
+    assert sum(r['trainable_bytes']
+               for r in result['params'].values()) == 2 * trainable
+    assert result['grads'] == pytest.approx(2 * trainable / 8)
+    assert result['master'] == pytest.approx(4 * trainable / 8)
+    assert result['optimizer'] == pytest.approx(8 * trainable / 8)
+
+
+def test_model_only_config_is_refused(tool):
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'lora',
+        'llava-detseg_clip-l14-336_vicuna-7b_qlora-4bit.py'))
+    with pytest.raises(ValueError, match='no train_dataloader'):
+        tool.resolve(cfg)

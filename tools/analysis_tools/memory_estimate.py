@@ -19,6 +19,9 @@ data-parallel run (DDP: every rank holds all of it).
   ``exp_avg_sq`` per trainable parameter, in its dtype, i.e. fp32) plus fp32
   master copies where the wrapper keeps them (DeepSpeed with bf16/fp16;
   MMEngine's ``AmpOptimWrapper`` keeps none: its weights are fp32 already).
+  A DeepSpeed strategy with bf16 holds the whole model in bf16 and fp32
+  masters; ZeRO-1 divides moments and masters by ``--num-gpus`` (default:
+  the config's ``num_gpus``), ZeRO-2 the gradients too.
 * **Activations, measured**: the real modules of the build run one forward
   on meta tensors of the training shapes, and every tensor that autograd
   saves for backward is counted once per storage (parameters excluded),
@@ -96,6 +99,9 @@ def parse_args() -> argparse.Namespace:
         '--batch-size', type=int,
         help="images per GPU (default: the train dataloader's)")
     parser.add_argument(
+        '--num-gpus', type=int,
+        help="GPUs that ZeRO shards over (default: the config's num_gpus)")
+    parser.add_argument(
         '--text-tokens', type=int,
         help="text tokens per conversation (default: language.max_length)")
     parser.add_argument(
@@ -138,11 +144,13 @@ def quantized_weights(model: nn.Module) -> set:
 
 def param_rows(model: nn.Module,
                dtype: Optional[torch.dtype] = None,
-               quantization: Optional[str] = None) -> Dict[str, dict]:
+               quantization: Optional[str] = None,
+               half_trainable: bool = False) -> Dict[str, dict]:
     """``{part: dict(frozen, trainable, frozen_bytes, trainable_bytes)}``.
 
     Bytes are numel x bytes per element of each parameter: its built dtype,
-    ``dtype`` for frozen ones when given, NF4 for the quantised weights.
+    ``dtype`` for frozen ones when given, NF4 for the quantised weights, 2
+    for trainable ones with ``half_trainable`` (DeepSpeed's bf16 copy).
     """
     quant = quantized_weights(model) if quantization == '4bit' else set()
     rows: Dict[str, dict] = OrderedDict(
@@ -156,7 +164,8 @@ def param_rows(model: nn.Module,
         n = param.numel()
         if param.requires_grad:
             row['trainable'] += n
-            row['trainable_bytes'] += n * param.element_size()
+            row['trainable_bytes'] += n * (
+                2 if half_trainable else param.element_size())
             continue
         size = param.element_size() if dtype is None else \
             torch.empty((), dtype=dtype).element_size()
@@ -171,30 +180,55 @@ def param_rows(model: nn.Module,
                        if v['frozen'] or v['trainable'])
 
 
-def optimizer_bytes(cfg: Config, model: nn.Module) -> Tuple[float, float, str]:
-    """``(moments, master copies, note)`` in bytes for the trainable
-    parameters, from the config's optimizer and optim wrapper."""
-    wrapper = cfg.get('optim_wrapper', {})
-    optim = wrapper.get('optimizer', {})
+def engine_of(cfg: Config, num_gpus: Optional[int] = None) -> dict:
+    """How the training engine stores the trainable state: ``half`` (the
+    whole model in bf16/fp16 with fp32 masters: DeepSpeed), the ZeRO
+    ``stage`` and the ``world`` size it shards over."""
+    strategy = cfg.get('strategy') or {}
+    deepspeed = 'DeepSpeed' in str(strategy.get('type', ''))
+    half = deepspeed and any(
+        (strategy.get(k) or {}).get('enabled') for k in ('bf16', 'fp16'))
+    stage = int((strategy.get('zero_optimization') or {}).get('stage', 0)) \
+        if deepspeed else 0
+    world = num_gpus or int(cfg.get('num_gpus', 1))
+    return dict(deepspeed=deepspeed, half=half, stage=stage, world=world)
+
+
+def training_state(cfg: Config, model: nn.Module,
+                   engine: dict) -> Tuple[float, float, float, str]:
+    """``(gradients, optimizer moments, master copies, note)`` in bytes per
+    GPU for the trainable parameters, from the config's optimizer and
+    engine (ZeRO-1 shards moments and masters, ZeRO-2 the gradients too)."""
+    optim = cfg.get('optim_wrapper', {}).get('optimizer', {})
     name = str(optim.get('type', 'AdamW')).split('.')[-1]
     states = MOMENTS.get(name, 2)
     if name == 'SGD' and not optim.get('momentum', 0):
         states = 0
     if optim.get('amsgrad'):
         states += 1
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    moments = sum(states * p.numel() * p.element_size() for p in trainable)
-    # DeepSpeed keeps fp32 masters of low-precision weights; MMEngine's
-    # wrappers step the weights themselves (fp32 under AmpOptimWrapper).
-    strategy = cfg.get('strategy') or {}
-    keeps_master = 'DeepSpeed' in str(strategy.get('type', ''))
-    master = sum(4 * p.numel() for p in trainable
-                 if keeps_master and p.dtype != torch.float32)
-    note = (f'{name}: {states} state(s) per trainable parameter in its dtype'
-            f'; {wrapper.get("type", "OptimWrapper")}: '
-            + ('fp32 master copies of non-fp32 weights' if keeps_master else
-               'no master copies (the weights it steps are the model\'s)'))
-    return float(moments), float(master), note
+    grads = moments = master = 0.0
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        n = p.numel()
+        # DeepSpeed trains a half copy and steps fp32 masters; MMEngine's
+        # wrappers step the weights themselves (fp32 under AmpOptimWrapper)
+        size = 2 if engine['half'] else p.element_size()
+        grads += n * size
+        moments += states * n * (4 if engine['half'] else size)
+        master += 4 * n if engine['half'] else 0
+    world = engine['world']
+    if engine['stage'] >= 1:
+        moments, master = moments / world, master / world
+    if engine['stage'] >= 2:
+        grads /= world
+    wrapper = cfg.get('optim_wrapper', {}).get('type', 'OptimWrapper')
+    note = (f'{name}: {states} state(s) per trainable parameter; {wrapper}'
+            + (f', ZeRO-{engine["stage"]} over {world} GPUs'
+               if engine['stage'] else '') + ': '
+            + ('fp32 masters of the half-precision weights' if engine['half']
+               else "no master copies (it steps the model's fp32 weights)"))
+    return grads, moments, master, note
 
 
 # ----------------------------------------------------------------------------
@@ -423,11 +457,22 @@ def resolve(cfg: Config, dtype: Optional[str] = None,
             gradient_checkpointing: Optional[str] = None,
             batch_size: Optional[int] = None,
             text_tokens: Optional[int] = None,
-            convs_per_image: Optional[int] = None) -> dict:
+            convs_per_image: Optional[int] = None,
+            num_gpus: Optional[int] = None) -> dict:
     """The options, with the config's values where none is given."""
+    if 'train_dataloader' not in cfg:
+        raise ValueError(
+            'memory_estimate: the config has no train_dataloader; the '
+            'activation shapes come from its pipelines and batch size (for a '
+            'model-only config such as configs/lora/*qlora-4bit.py, run the '
+            'full config with --quantization 4bit)')
     lang = cfg.model.get('language') or {}
     wrapper = cfg.get('optim_wrapper', {})
-    amp = 'bf16' if 'bfloat16' in str(wrapper.get('dtype', '')) else None
+    engine = engine_of(cfg, num_gpus)
+    amp = 'bf16' if 'bfloat16' in str(wrapper.get('dtype', '')) or \
+        engine['half'] else None
+    if dtype is None and engine['half']:
+        dtype = 'bf16'  # DeepSpeed casts the whole model
     if quantization is None:
         quantization = lang.get('quantization')
     if quantization == 'none':
@@ -452,7 +497,8 @@ def resolve(cfg: Config, dtype: Optional[str] = None,
         checkpointing=checkpointing,
         batch_size=batch_size or cfg.train_dataloader.batch_size,
         text_tokens=text_tokens or lang.get('max_length', 2048),
-        convs_per_image=convs_per_image)
+        convs_per_image=convs_per_image,
+        engine=engine)
 
 
 def estimate(cfg: Config, model: Optional[nn.Module] = None,
@@ -466,10 +512,10 @@ def estimate(cfg: Config, model: Optional[nn.Module] = None,
     """
     opts = resolve(cfg, **options)
     model = build_meta_model(cfg) if model is None else model
-    rows = param_rows(model, DTYPES.get(opts['dtype']), opts['quantization'])
-    grads = float(sum(p.numel() * p.element_size()
-                      for p in model.parameters() if p.requires_grad))
-    moments, master, optim_note = optimizer_bytes(cfg, model)
+    rows = param_rows(model, DTYPES.get(opts['dtype']), opts['quantization'],
+                      half_trainable=opts['engine']['half'])
+    grads, moments, master, optim_note = training_state(
+        cfg, model, opts['engine'])
     if activations is None:
         activations = measure_activations(
             model, cfg, opts['batch_size'], DTYPES[opts['act_dtype']],
@@ -542,12 +588,16 @@ def main() -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    result = estimate(
-        cfg, answer_ratio=args.answer_ratio, dtype=args.dtype,
-        quantization=args.quantization,
-        gradient_checkpointing=args.gradient_checkpointing,
-        batch_size=args.batch_size, text_tokens=args.text_tokens,
-        convs_per_image=args.convs_per_image)
+    try:
+        result = estimate(
+            cfg, answer_ratio=args.answer_ratio, dtype=args.dtype,
+            quantization=args.quantization,
+            gradient_checkpointing=args.gradient_checkpointing,
+            batch_size=args.batch_size, text_tokens=args.text_tokens,
+            num_gpus=args.num_gpus, convs_per_image=args.convs_per_image)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     print(f'config: {args.config} (meta device)')
     print(format_report(result))
     return 0
