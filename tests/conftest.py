@@ -1,4 +1,5 @@
 """Shared fixtures: tiny checkpoints, a small generated shapes set, configs."""
+import os
 import os.path as osp
 import sys
 
@@ -18,6 +19,15 @@ def tiny_ckpt(tmp_path_factory) -> dict:
     """``{'clip': folder, 'llava': folder}`` written once per session."""
     from llava_detseg.models.language import write_tiny_checkpoints
     return write_tiny_checkpoints(str(tmp_path_factory.mktemp('ckpt')))
+
+
+@pytest.fixture(scope='session')
+def tiny_ckpt_llama(tiny_ckpt) -> dict:
+    """``tiny_ckpt``'s CLIP and a tiny LLaVA whose tokenizer is a
+    SentencePiece LLaMA one in Vicuna's layout (no pad, no image token)."""
+    from llava_detseg.models.language import write_tiny_checkpoints
+    return write_tiny_checkpoints(os.path.dirname(tiny_ckpt['llava']),
+                                  tokenizer='llama')
 
 
 @pytest.fixture(scope='session')

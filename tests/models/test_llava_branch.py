@@ -9,11 +9,13 @@ CONV = [{'from': 'human', 'value': '<image>\nHow many circles are there?'},
         {'from': 'gpt', 'value': '2'}]
 
 
-@pytest.fixture(scope='module')
-def branch(tiny_ckpt):
+# the tiny byte-level BPE, and a SentencePiece LLaMA tokenizer in Vicuna's
+# layout (no pad token: the branch pads with unk, as LLaVA does)
+@pytest.fixture(scope='module', params=['tiny_ckpt', 'tiny_ckpt_llama'])
+def branch(request):
     torch.manual_seed(0)
-    return LlavaLanguageBranch(tiny_ckpt['llava'], system_prompt='',
-                               max_new_tokens=4)
+    return LlavaLanguageBranch(request.getfixturevalue(request.param)['llava'],
+                               system_prompt='', max_new_tokens=4)
 
 
 def test_labels_cover_only_the_answer(branch):
@@ -31,8 +33,12 @@ def test_labels_cover_only_the_answer(branch):
 def test_system_prompt_is_prepended(branch):
     tok = ConversationTokenizer(branch.tokenizer, system_prompt='Be brief.')
     ids, _ = tok.encode_train(CONV)
-    text = branch.tokenizer.decode([i for i in ids if i >= 0])
-    assert text.startswith('<s>Be brief. USER:')
+    assert ids[0] == branch.tokenizer.bos_token_id
+    text = branch.tokenizer.decode([i for i in ids if i >= 0],
+                                   skip_special_tokens=True)
+    assert text.startswith('Be brief. USER:')
+    # the LLaMA folder has none: LLaVA's recipe pads with unk
+    assert branch.tokenizer.pad_token in ('<pad>', branch.tokenizer.unk_token)
 
 
 def test_vision_tower_dropped_and_loss_trains(branch):

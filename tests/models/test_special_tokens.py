@@ -13,8 +13,18 @@ CONV = [{'from': 'human', 'value': '<image>\nDetect all objects.'},
         {'from': 'gpt', 'value': ANSWER}]
 
 
-def test_tiny_tokenizer_holds_the_tokens_as_single_ids():
-    tok = build_tiny_tokenizer(detseg_tokens=True)
+def _llama_tokenizer(folder: str):
+    from transformers import LlamaTokenizer
+    tok = LlamaTokenizer.from_pretrained(folder)
+    add_detseg_tokens(tok)
+    return tok
+
+
+@pytest.mark.parametrize('kind', ['bpe', 'llama'])
+def test_tiny_tokenizer_holds_the_tokens_as_single_ids(request, kind):
+    tok = build_tiny_tokenizer(detseg_tokens=True) if kind == 'bpe' else \
+        _llama_tokenizer(request.getfixturevalue(
+            'llama_tokenizer_dirs')['vicuna'])
     names = special_tokens()
     ids = tok.convert_tokens_to_ids(names)
     assert len(set(ids)) == len(names) == 1006

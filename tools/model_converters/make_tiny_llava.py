@@ -18,13 +18,18 @@ def main() -> None:
                         help='parent folder of clip-vit-tiny/ and '
                         'llava-tiny/')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--tokenizer', choices=('bpe', 'llama'),
+                        default='bpe', help='byte-level BPE (llava-tiny/) or '
+                        'a SentencePiece LLaMA tokenizer in Vicuna\'s layout '
+                        '(llava-tiny-llama/)')
     parser.add_argument('--force', action='store_true',
                         help='rewrite folders that exist')
     args = parser.parse_args()
     ensure_package()
     from llava_detseg.models.language import write_tiny_checkpoints
     paths = write_tiny_checkpoints(args.out_dir, seed=args.seed,
-                                   force=args.force)
+                                   force=args.force,
+                                   tokenizer=args.tokenizer)
     for name, path in paths.items():
         print(f'{name}: {path}')
 

@@ -20,10 +20,19 @@ CONV = [{'from': 'human', 'value': '<image>\nDetect all objects.'},
         {'from': 'gpt', 'value': ANSWER}]
 
 
-@pytest.fixture(scope='module')
-def tokenizer(tiny_ckpt):
+# the tiny byte-level BPE ("Ġ" word prefix) and a SentencePiece LLaMA
+# tokenizer in Vicuna's layout ("▁" word prefix)
+TOKENIZERS = dict(bpe=('tiny_ckpt', 'Ġ'), llama=('tiny_ckpt_llama', '▁'))
+
+
+def _llava_folder(request, kind: str) -> str:
+    return request.getfixturevalue(TOKENIZERS[kind][0])['llava']
+
+
+@pytest.fixture(scope='module', params=list(TOKENIZERS))
+def tokenizer(request):
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(tiny_ckpt['llava'])
+    tok = AutoTokenizer.from_pretrained(_llava_folder(request, request.param))
     add_detseg_tokens(tok)
     return tok
 
@@ -83,22 +92,24 @@ def test_auto_leaves_a_tokenizer_that_needs_no_spacing():
         resolve_name_spacing(tok, 'yes')
 
 
-def test_branch_trains_spaced_and_answers_in_the_format(tiny_ckpt):
+@pytest.mark.parametrize('kind', list(TOKENIZERS))
+def test_branch_trains_spaced_and_answers_in_the_format(request, kind):
+    folder, word = _llava_folder(request, kind), TOKENIZERS[kind][1]
     torch.manual_seed(0)
-    branch = LlavaLanguageBranch(tiny_ckpt['llava'], system_prompt='',
+    branch = LlavaLanguageBranch(folder, system_prompt='',
                                  max_new_tokens=24, special_tokens=dict())
-    assert branch.name_spacing
+    assert branch.name_spacing  # 'auto'
     tok = branch.tokenizer
     ids, _ = branch.conv_tokenizer.encode_train(CONV)
     det = ids.index(tok.convert_tokens_to_ids('<DET>'))
     # the first name is the word token the separator's items use
-    assert tok.convert_ids_to_tokens(ids[det + 1]) == 'Ġtriangle'
+    assert tok.convert_ids_to_tokens(ids[det + 1]) == word + 'triangle'
     sep = ids.index(tok.convert_tokens_to_ids(';'), det)
-    assert tok.convert_ids_to_tokens(ids[sep + 1]) == 'Ġsquare'
-    off = LlavaLanguageBranch(tiny_ckpt['llava'], system_prompt='',
+    assert tok.convert_ids_to_tokens(ids[sep + 1]) == word + 'square'
+    off = LlavaLanguageBranch(folder, system_prompt='',
                               special_tokens=dict(name_spacing=False))
     plain, _ = off.conv_tokenizer.encode_train(CONV)
-    assert tok.convert_ids_to_tokens(plain[det + 1]) != 'Ġtriangle'
+    assert tok.convert_ids_to_tokens(plain[det + 1]) != word + 'triangle'
     hidden = [torch.randn(1, 17, 128) for _ in range(5)]
     opt = torch.optim.AdamW(branch.parameters(), lr=3e-3)
     for _ in range(60):

@@ -91,14 +91,16 @@ def write_tiny_checkpoints(out_dir: str,
                            vision: Optional[Dict] = None,
                            text: Optional[Dict] = None,
                            seed: int = 0,
-                           force: bool = False) -> Dict[str, str]:
+                           force: bool = False,
+                           tokenizer: str = 'bpe') -> Dict[str, str]:
     """Write ``clip-vit-tiny/`` and ``llava-tiny/`` under ``out_dir``.
 
     ``clip-vit-tiny`` is a ``CLIPVisionModel`` folder (as
     ``openai/clip-vit-large-patch14-336``); ``llava-tiny`` is a
     ``LlavaForConditionalGeneration`` folder with its tokenizer (as
     ``llava-hf/llava-1.5-7b-hf``) whose vision tower holds the same weights,
-    just as LLaVA-1.5 keeps its CLIP tower frozen.
+    just as LLaVA-1.5 keeps its CLIP tower frozen. An existing
+    ``clip-vit-tiny`` is kept (unless ``force``) and copied into the tower.
 
     Args:
         out_dir (str): Parent folder.
@@ -106,6 +108,11 @@ def write_tiny_checkpoints(out_dir: str,
         text (dict, optional): ``LlamaConfig`` overrides.
         seed (int): Seed of the random initialisation.
         force (bool): Rewrite folders that already exist.
+        tokenizer (str): ``'bpe'`` (the byte-level BPE of
+            :func:`build_tiny_tokenizer`) or ``'llama'``: the folder is
+            ``llava-tiny-llama/`` with a SentencePiece tokenizer in Vicuna's
+            layout (:func:`write_llama_tokenizer`), no pad and no image token
+            (as ``liuhaotian/llava-v1.5-7b``).
 
     Returns:
         dict: ``{'clip': path, 'llava': path}``.
@@ -113,30 +120,46 @@ def write_tiny_checkpoints(out_dir: str,
     from transformers import (CLIPVisionConfig,
                               CLIPVisionModel, LlamaConfig, LlavaConfig,
                               LlavaForConditionalGeneration)
+    if tokenizer not in ('bpe', 'llama'):
+        raise ValueError(f'write_tiny_checkpoints: tokenizer must be "bpe" or '
+                         f'"llama", got {tokenizer!r}')
     paths = dict(
         clip=osp.join(out_dir, 'clip-vit-tiny'),
-        llava=osp.join(out_dir, 'llava-tiny'))
-    done = all(
-        osp.isfile(osp.join(p, 'config.json')) for p in paths.values())
-    if done and not force:
+        llava=osp.join(out_dir, 'llava-tiny' if tokenizer == 'bpe' else
+                       'llava-tiny-llama'))
+    done = {k: osp.isfile(osp.join(p, 'config.json')) and not force
+            for k, p in paths.items()}
+    if all(done.values()):
         return paths
 
     torch.manual_seed(seed)
-    tokenizer = build_tiny_tokenizer()
+    vicuna = tokenizer == 'llama'
+    if not vicuna:
+        tok = build_tiny_tokenizer()
+        image_token_id = tok.convert_tokens_to_ids('<image>')
+    else:
+        from transformers import LlamaTokenizer
+
+        from .llama_tokenizer import write_llama_tokenizer
+        tok = LlamaTokenizer.from_pretrained(
+            write_llama_tokenizer(paths['llava'], seed=seed, force=force))
+        # LLaVA's own checkpoints have none: the branch places the image
+        # by embedding (IMAGE_PLACEHOLDER), never through this id
+        image_token_id = tok.unk_token_id
     vision_cfg = CLIPVisionConfig(**{**TINY_VISION, **(vision or {})})
     text_cfg = LlamaConfig(
         **{
             **TINY_TEXT,
             **(text or {}),
-            'vocab_size': len(tokenizer),
-            'bos_token_id': tokenizer.bos_token_id,
-            'eos_token_id': tokenizer.eos_token_id,
-            'pad_token_id': tokenizer.pad_token_id,
+            'vocab_size': len(tok),
+            'bos_token_id': tok.bos_token_id,
+            'eos_token_id': tok.eos_token_id,
+            'pad_token_id': tok.pad_token_id,
         })
     llava_cfg = LlavaConfig(
         vision_config=vision_cfg,
         text_config=text_cfg,
-        image_token_id=tokenizer.convert_tokens_to_ids('<image>'),
+        image_token_id=image_token_id,
         vision_feature_layer=-2,
         vision_feature_select_strategy='default',
         projector_hidden_act='gelu')
@@ -144,10 +167,15 @@ def write_tiny_checkpoints(out_dir: str,
     llava.eval()
     os.makedirs(out_dir, exist_ok=True)
 
-    clip = CLIPVisionModel(vision_cfg)
-    clip.load_state_dict(llava.model.vision_tower.state_dict())
-    clip.save_pretrained(paths['clip'])
+    if done['clip']:  # one CLIP for both tokenizers' folders
+        clip = CLIPVisionModel.from_pretrained(paths['clip'])
+        llava.model.vision_tower.load_state_dict(clip.state_dict())
+    else:
+        clip = CLIPVisionModel(vision_cfg)
+        clip.load_state_dict(llava.model.vision_tower.state_dict())
+        clip.save_pretrained(paths['clip'])
 
     llava.save_pretrained(paths['llava'])
-    tokenizer.save_pretrained(paths['llava'])
+    if not vicuna:  # Vicuna's files are written; a re-save would convert
+        tok.save_pretrained(paths['llava'])
     return paths
