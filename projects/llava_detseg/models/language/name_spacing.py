@@ -3,8 +3,9 @@
 A block is ``<DET>{class} <loc_…>…; {class} <loc_…>…</DET>``: every class
 name but the first follows the separator's space, the first follows the
 open tag with none. Added tokens split the text into pieces that are
-tokenized on their own, so with a byte-level BPE (GPT-2 style ``Ġ``) or a
-sentencepiece without a dummy prefix the first name is spelled in other,
+tokenized on their own, so with a byte-level BPE (GPT-2 style ``Ġ``) or
+LLaMA's SentencePiece with ``legacy=False`` (Vicuna v1.5: the "▁" dummy
+prefix only at the start of the text) the first name is spelled in other,
 word-internal pieces (``<DET>`` ``t`` ``ri`` ``angle`` against ``;``
 ``Ġtriangle``). The class decision right after the open tag (the one an
 "only {class}" answer turns on) then reads the rows of generic pieces such
@@ -17,7 +18,7 @@ The fix is at the tokenizer boundary, so the text format is unchanged:
 before text is tokenized, :func:`unspace_after_open` takes it out of decoded
 answers. :func:`spacing_helps` tells whether a tokenizer needs it (it does
 not where the tokenizer already gives each piece a prefix space, e.g.
-sentencepiece with a dummy prefix).
+LLaMA's with ``legacy=True``).
 """
 import re
 from typing import Sequence, Union
