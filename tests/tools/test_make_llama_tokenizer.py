@@ -12,9 +12,12 @@ TOOL = osp.join(ROOT, 'tools', 'model_converters', 'make_llama_tokenizer.py')
 def test_writes_a_folder_llama_tokenizer_loads(tmp_path):
     out = tmp_path / 'tok'
     proc = subprocess.run(
-        [sys.executable, TOOL, '--out-dir', str(out), '--vocab-size', '800'],
+        [sys.executable, TOOL, '--out-dir',
+         str(out), '--vocab-size', '800'],
         env=dict(os.environ, PYTHONPATH=osp.join(ROOT, 'projects')),
-        capture_output=True, text=True, timeout=300)
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '800 tokens' in proc.stdout and 'pad=None' in proc.stdout
     assert sorted(os.listdir(out)) == [

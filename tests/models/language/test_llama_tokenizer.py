@@ -42,14 +42,14 @@ def _answer(seed: int = 0) -> str:
     boxes = np.array([[x, y, x + w, y + h]
                       for x, y, w, h in (i['bbox'] for i in instances)])
     labels = np.array([i['cls'] for i in instances])
-    return codec.encode_response(str(len(instances)), [
-        codec.encode_det(boxes, labels, sem.shape),
-        codec.encode_seg(sem)
-    ]), codec, sem.shape
+    return codec.encode_response(
+        str(len(instances)),
+        [codec.encode_det(boxes, labels, sem.shape),
+         codec.encode_seg(sem)]), codec, sem.shape
 
 
-@pytest.mark.parametrize('cls_name', ['LlamaTokenizer', 'LlamaTokenizerFast',
-                                      'AutoTokenizer'])
+@pytest.mark.parametrize(
+    'cls_name', ['LlamaTokenizer', 'LlamaTokenizerFast', 'AutoTokenizer'])
 def test_vicuna_layout_loads_as_llama(llama_tokenizer_dirs, cls_name):
     import sentencepiece as spm
     from transformers import LlamaTokenizer
@@ -116,9 +116,14 @@ def test_setup_detseg_tokens_on_a_llama(llama_tokenizer_dirs):
     from llava_detseg.models.language.special_tokens import (DeltaEmbedding,
                                                              DeltaLinear)
     tok = _load(llama_tokenizer_dirs['vicuna'], detseg=False)
-    llm = LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+    llm = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2))
     ids = setup_detseg_tokens(llm, tok)
     assert ids == tok.convert_tokens_to_ids(special_tokens())
     emb, head = llm.get_input_embeddings(), llm.get_output_embeddings()
@@ -127,10 +132,19 @@ def test_setup_detseg_tokens_on_a_llama(llama_tokenizer_dirs):
 
 
 def _conv(answer: str) -> list:
-    return [{'from': 'human', 'value': '<image>\nDetect all objects.'},
-            {'from': 'gpt', 'value': answer},
-            {'from': 'human', 'value': 'How many squares are there?'},
-            {'from': 'gpt', 'value': '3'}]
+    return [{
+        'from': 'human',
+        'value': '<image>\nDetect all objects.'
+    }, {
+        'from': 'gpt',
+        'value': answer
+    }, {
+        'from': 'human',
+        'value': 'How many squares are there?'
+    }, {
+        'from': 'gpt',
+        'value': '3'
+    }]
 
 
 def _spans(labels: list) -> list:
@@ -157,8 +171,8 @@ def test_vicuna_v1_template(vicuna):
     # the prompt is the v1 template as one string would tokenize it: the
     # system prompt runs into "USER:" (no lone "▁" between them)
     image = ids.index(IMAGE_PLACEHOLDER)
-    assert ids[1:image] == vicuna(f'{LLAVA_V1_SYSTEM} USER: ',
-                                  add_special_tokens=False).input_ids
+    assert ids[1:image] == vicuna(
+        f'{LLAVA_V1_SYSTEM} USER: ', add_special_tokens=False).input_ids
     tokens = vicuna.convert_ids_to_tokens(ids[1:image])
     assert tokens[-4:] == ['.', '▁USER', ':', '▁']
     # answer-only labels: IGNORE_INDEX outside the answers and their EOS
@@ -167,8 +181,10 @@ def test_vicuna_v1_template(vicuna):
     assert [s[-1] for s in spans] == [eos, eos]
     for t, lab in zip(ids, labels):
         assert lab in (IGNORE_INDEX, t)
-    texts = [unspace_after_open(vicuna.decode(s, skip_special_tokens=True))
-             for s in spans]
+    texts = [
+        unspace_after_open(vicuna.decode(s, skip_special_tokens=True))
+        for s in spans
+    ]
     assert texts == [answer, '3']
     # inference prompts are the training sequence up to each answer
     first = conv.encode_prompt('<image>\nDetect all objects.')

@@ -38,8 +38,9 @@ def detseg_corpus(num_images: int = 48, seed: int = 0) -> List[str]:
     from llava_detseg.datasets.generation.shapes import (CLASSES,
                                                          generate_image,
                                                          make_questions)
-    from llava_detseg.datasets.transforms.text_instructions import (
-        ORDINALS, TEMPLATES, pluralize)
+    from llava_detseg.datasets.transforms.text_instructions import (ORDINALS,
+                                                                    TEMPLATES,
+                                                                    pluralize)
     from llava_detseg.structures import DetSegTextCodec
     from .conversation import LLAVA_V1_SYSTEM
 
@@ -57,8 +58,11 @@ def detseg_corpus(num_images: int = 48, seed: int = 0) -> List[str]:
         for q, a in make_questions(rng, instances):
             lines.append(f'USER: {q} ASSISTANT: {a}')
         cls = CLASSES[int(rng.integers(len(CLASSES)))]
-        fmt = dict(cls=cls, plural=pluralize(cls), plural2=pluralize(cls),
-                   ordinal=ORDINALS[int(rng.integers(len(ORDINALS)))])
+        fmt = dict(
+            cls=cls,
+            plural=pluralize(cls),
+            plural2=pluralize(cls),
+            ordinal=ORDINALS[int(rng.integers(len(ORDINALS)))])
         for templates in TEMPLATES.values():
             question = templates[int(rng.integers(len(templates)))]
             answer = codec.encode_response(
@@ -74,11 +78,13 @@ def detseg_corpus(num_images: int = 48, seed: int = 0) -> List[str]:
     except ImportError:  # pragma: no cover - the corpus is still usable
         pass
     # runs of tags become one space, as if the tags were never written
-    return [re.sub(' +', ' ', _FORMAT_TAG.sub(' ', line)).strip()
-            for line in lines]
+    return [
+        re.sub(' +', ' ', _FORMAT_TAG.sub(' ', line)).strip() for line in lines
+    ]
 
 
-def train_llama_sentencepiece(lines: List[str], model_file: str,
+def train_llama_sentencepiece(lines: List[str],
+                              model_file: str,
                               vocab_size: int = 1024) -> str:
     """Train a SentencePiece BPE model with LLaMA's trainer settings.
 
@@ -106,7 +112,10 @@ def train_llama_sentencepiece(lines: List[str], model_file: str,
         remove_extra_whitespaces=False,
         allow_whitespace_only_pieces=True,
         normalization_rule_name='identity',
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
         num_threads=1,
         minloglevel=2)
     if prefix + '.model' != model_file:
@@ -142,8 +151,8 @@ def write_llama_tokenizer(out_dir: str,
     if osp.isfile(model) and not force:
         return out_dir
     os.makedirs(out_dir, exist_ok=True)
-    train_llama_sentencepiece(detseg_corpus(num_images, seed), model,
-                              vocab_size)
+    train_llama_sentencepiece(
+        detseg_corpus(num_images, seed), model, vocab_size)
     config = dict(
         add_bos_token=True,
         add_eos_token=False,
@@ -160,6 +169,6 @@ def write_llama_tokenizer(out_dir: str,
     with open(osp.join(out_dir, 'tokenizer_config.json'), 'w') as f:
         json.dump(config, f, indent=2)
     with open(osp.join(out_dir, 'special_tokens_map.json'), 'w') as f:
-        json.dump(dict(bos_token=BOS, eos_token=EOS, unk_token=UNK), f,
-                  indent=2)
+        json.dump(
+            dict(bos_token=BOS, eos_token=EOS, unk_token=UNK), f, indent=2)
     return out_dir
