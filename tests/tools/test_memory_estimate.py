@@ -167,3 +167,22 @@ def test_model_only_config_is_refused(tool):
         'llava-detseg_clip-l14-336_vicuna-7b_qlora-4bit.py'))
     with pytest.raises(ValueError, match='no train_dataloader'):
         tool.resolve(cfg)
+
+
+def test_readme_table_is_the_tools_output(tool, built):
+    with open(osp.join(ROOT, 'README.md')) as f:
+        rows = [line for line in f
+                if line.startswith(('| bf16 LLM', '| NF4 4-bit LLM'))]
+    assert len(rows) == 4, rows
+    for line in rows:
+        cells = [c.strip().strip('*') for c in line.strip('|\n').split('|')]
+        quant = '4bit' if cells[0].startswith('NF4') else 'none'
+        result = _estimate(tool, built, quantization=quant,
+                           dtype='bf16' if quant == '4bit' else None,
+                           gradient_checkpointing=cells[1])
+        gib = tool.GIB
+        assert float(cells[2]) == round(result['weights'] / gib, 2), line
+        assert float(cells[-1]) == round(result['total'] / gib, 2), line
+        acts = [float(a.strip(' *')) for a in cells[5].split('/')]
+        assert acts == [round(a[cells[1]] / gib, 2)
+                        for a in result['activations'].values()], line
