@@ -186,3 +186,40 @@ def test_readme_table_is_the_tools_output(tool, built):
         acts = [float(a.strip(' *')) for a in cells[5].split('/')]
         assert acts == [round(a[cells[1]] / gib, 2)
                         for a in result['activations'].values()], line
+
+
+@pytest.mark.parametrize('checkpointing', [False, True])
+def test_estimate_matches_cpu_allocations(tool, checkpointing):
+    """What a CPU forward really leaves allocated (the profiler's memory
+    events) is the estimate, checkpointing off and on: counted from a run
+    without checkpointing, less the one layer recomputed in backward."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaModel
+    config = LlamaConfig(
+        hidden_size=256, intermediate_size=688, num_hidden_layers=3,
+        num_attention_heads=4, vocab_size=128, attn_implementation='sdpa')
+
+    def forward(gc: bool):
+        torch.manual_seed(0)
+        model = get_peft_model(
+            LlamaModel(config).to(torch.bfloat16),
+            LoraConfig(r=4, target_modules=['q_proj', 'k_proj', 'v_proj']))
+        model.train()
+        if gc:
+            model.base_model.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        embeds = torch.randn(4, 512, 256, dtype=torch.bfloat16)
+        counter = tool.SavedTensors(model)
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        with torch.profiler.profile(activities=activities,
+                                    profile_memory=True) as prof:
+            with counter.record():
+                out = model(inputs_embeds=embeds, use_cache=False)
+        del out
+        held = sum(e.self_cpu_memory_usage for e in prof.key_averages())
+        return counter, held
+
+    counter, _ = forward(False)
+    _, held = forward(checkpointing)
+    assert counter.held(checkpointing) == pytest.approx(held, rel=0.1)
+    assert counter.recompute() > 0

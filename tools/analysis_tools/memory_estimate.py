@@ -34,7 +34,10 @@ data-parallel run (DDP: every rank holds all of it).
   preprocessor's ``pad_size_divisor``. Checkpointing off: everything saved.
   On: the saved tensors outside the checkpointed transformer layers, plus
   each layer's input (kept to recompute it), plus the largest single layer
-  (recomputed during its backward).
+  (recomputed during its backward). On a CPU run of reduced LLaMA layers
+  the count is what the profiler sees left allocated after the forward,
+  within a few percent, checkpointing off and on
+  (``tests/tools/test_memory_estimate.py``).
 
 Assumptions (printed with the table): attention runs a flash /
 memory-efficient SDPA kernel (q, k, v, output and an fp32 logsumexp are
@@ -306,19 +309,32 @@ class SavedTensors:
             for h in handles:
                 h.remove()
 
-    def total(self, checkpointing: bool) -> int:
-        """Bytes held at the end of the forward (and the largest layer's
-        recomputation, with checkpointing)."""
-        if not checkpointing:
-            held = dict(self.outside)
+    def _held(self, checkpointing: bool) -> Dict[int, int]:
+        held = dict(self.outside)
+        if checkpointing:
+            held.update(self.inputs)
+        else:
             for layer in self.per_layer:
                 held.update(layer)
-            return sum(held.values())
-        held = dict(self.outside)
-        held.update(self.inputs)
-        largest = max((sum(v for k, v in layer.items() if k not in held)
-                       for layer in self.per_layer), default=0)
-        return sum(held.values()) + largest
+        return held
+
+    def held(self, checkpointing: bool) -> int:
+        """Bytes the forward leaves for backward: every saved tensor, or with
+        checkpointing those outside the layers and the layers' inputs."""
+        return sum(self._held(checkpointing).values())
+
+    def recompute(self) -> int:
+        """Bytes of the largest layer re-run by checkpointing in backward
+        (what it saves beyond what is held already)."""
+        held = self._held(True)
+        return max((sum(v for k, v in layer.items() if k not in held)
+                    for layer in self.per_layer), default=0)
+
+    def total(self, checkpointing: bool) -> int:
+        """Peak activation bytes: ``held``, plus ``recompute`` with
+        checkpointing."""
+        return self.held(checkpointing) + (
+            self.recompute() if checkpointing else 0)
 
 
 def input_sizes(cfg: Config) -> Dict[str, Tuple[int, int]]:
