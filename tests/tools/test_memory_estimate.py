@@ -100,6 +100,12 @@ def test_gradient_checkpointing_lowers_activations(tool, built):
         assert 0 < acts['on'] < acts['off'], source
     assert on['peak_activations'] < off['peak_activations']
     assert on['total'] < off['total']
+    # ViT-L on 4 x 577 tokens, then LLaMA-7B on 4 x 4 x (576 + 2048)
+    stacks = on['activations']['llava']['stacks']
+    assert [(s['layers'], s['tokens'], s['width']) for s in stacks] == [
+        (24, 4 * 577, 1024), (32, 16 * (576 + 2048), 4096)]
+    # bf16 LLaMA: Korthikanti et al.'s 34 s b h bytes without the scores
+    assert 30 < stacks[1]['per_token'] < 38
     # the sources' own input sizes, padded to the stride-128 grid
     assert {s: a['size'] for s, a in on['activations'].items()} == dict(
         coco=(896, 1408), ade=(512, 512), llava=(384, 384))

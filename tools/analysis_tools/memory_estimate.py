@@ -34,7 +34,10 @@ data-parallel run (DDP: every rank holds all of it).
   preprocessor's ``pad_size_divisor``. Checkpointing off: everything saved.
   On: the saved tensors outside the checkpointed transformer layers, plus
   each layer's input (kept to recompute it), plus the largest single layer
-  (recomputed during its backward). On a CPU run of reduced LLaMA layers
+  (recomputed during its backward). Per layer and token this measures
+  about 34 x width bytes for a bf16 LLaMA-7B layer with LoRA on q/k/v (the
+  34 s b h of Korthikanti et al., 2022, without the attention scores) and
+  30 x width for a CLIP ViT-L layer. On a CPU run of reduced LLaMA layers
   the count is what the profiler sees left allocated after the forward,
   within a few percent, checkpointing off and on
   (``tests/tools/test_memory_estimate.py``).
@@ -266,6 +269,8 @@ class SavedTensors:
         self.outside: Dict[int, int] = {}
         self.inputs: Dict[int, int] = {}
         self.per_layer: List[Dict[int, int]] = []
+        #: (tokens, width) of each layer's input, for the per-token figures
+        self.shapes: List[Tuple[int, int]] = []
         # holding every storage seen keeps its address from being reused
         # by a later one, which the count would take for the same
         self.keep: List[object] = []
@@ -283,6 +288,8 @@ class SavedTensors:
         self.per_layer.append({})
         self.stack.append(len(self.per_layer) - 1)
         hidden = args[0] if args else kwargs.get('hidden_states')
+        self.shapes.append((hidden.shape[:-1].numel(), hidden.shape[-1])
+                           if isinstance(hidden, torch.Tensor) else (0, 0))
         if isinstance(hidden, torch.Tensor):
             storage = hidden.untyped_storage()
             self.keep.append(storage)
@@ -329,6 +336,25 @@ class SavedTensors:
         held = self._held(True)
         return max((sum(v for k, v in layer.items() if k not in held)
                     for layer in self.per_layer), default=0)
+
+    def stacks(self) -> List[dict]:
+        """Per run of same-shaped layers: ``layers``, ``tokens``, ``width``
+        and the largest layer's saved bytes per token as a multiple of the
+        width (``per_token``; bf16 LLaMA: about 34, as Korthikanti et al.'s
+        34 s b h without the attention scores)."""
+        out: List[dict] = []
+        for shape, layer in zip(self.shapes, self.per_layer):
+            size = sum(layer.values())
+            if out and (out[-1]['tokens'], out[-1]['width']) == shape:
+                out[-1]['layers'] += 1
+                out[-1]['bytes'] = max(out[-1]['bytes'], size)
+            else:
+                out.append(dict(layers=1, tokens=shape[0], width=shape[1],
+                                bytes=size))
+        for stack in out:
+            stack['per_token'] = stack['bytes'] / max(
+                stack['tokens'] * stack['width'], 1)
+        return out
 
     def total(self, checkpointing: bool) -> int:
         """Peak activation bytes: ``held``, plus ``recompute`` with
@@ -442,7 +468,7 @@ def measure_activations(model: nn.Module, cfg: Config, batch_size: int,
                         _lm_forward(model.language, tokens, convs_per_image,
                                     text_tokens, answers)
             out[source] = dict(
-                size=(h, w), tasks=tasks[source],
+                size=(h, w), tasks=tasks[source], stacks=counter.stacks(),
                 off=float(counter.total(False)),
                 on=float(counter.total(True)))
     finally:
@@ -572,6 +598,15 @@ def format_report(result: dict) -> str:
             f'  {source:<8}{"+".join(a["tasks"]):<6} {a["size"][0]}x'
             f'{a["size"][1]}  checkpointing off {a["off"] / GIB:8.2f}   '
             f'on {a["on"] / GIB:8.2f}')
+        for st in a.get('stacks', []):
+            lines.append(
+                f'    {st["layers"]} layers x {st["tokens"]} tokens x width '
+                f'{st["width"]}: {st["per_token"]:.1f} x width bytes per '
+                'token and layer')
+    lines.append(
+        '  off = saved outside the layers + sum of the layers\' saved '
+        'tensors; on = saved outside + each layer\'s input (tokens x width '
+        'x bytes) + the largest layer (recomputed)')
     lines.append('')
     ckpt = 'on' if o['checkpointing'] else 'off'
     lines.append(
@@ -580,6 +615,8 @@ def format_report(result: dict) -> str:
         f'quantization {o["quantization"] or "none"}, gradient '
         f'checkpointing {ckpt}, LLM sequences {o["convs_per_image"]} per '
         f'image of 576 + {o["text_tokens"]} tokens')
+    lines.append('  total = parameters + gradients + optimizer state + '
+                 'master copies + the peak source\'s activations')
     for label, value in (('parameters', result['weights']),
                          ('gradients', result['grads']),
                          ('optimizer state', result['optimizer']),
