@@ -291,7 +291,11 @@ class _RowParser:
                 return [v.open[k] for k in due]
             return self.o.outside_ids(openable, not due)
         close = v.close[self.kind]
-        ids = self._item_ids(remaining, close)
+        # context levels: keep room to open and close the blocks still due
+        # after this one, or a long block spends the budget they need
+        later = 0 if self.items is None else 2 * sum(
+            k not in self.written and k != self.kind for k in self.items)
+        ids = self._item_ids(remaining - later, close)
         sep = self.o.separator[self.kind]
         n = len(self.buf)
         if self.kind in self.policy and not self.first and n < len(sep) and \
