@@ -229,3 +229,16 @@ def test_estimate_matches_cpu_allocations(tool, checkpointing):
     _, held = forward(checkpointing)
     assert counter.held(checkpointing) == pytest.approx(held, rel=0.1)
     assert counter.recompute() > 0
+
+
+def test_fp32_doubles_weights_and_activations(tool, built):
+    cfg, model, bf16_acts = built
+    fp32 = tool.estimate(cfg, model, dtype='fp32')
+    bf16 = _estimate(tool, built, dtype='bf16')
+    lm = 'language model'
+    assert fp32['params'][lm]['frozen_bytes'] == \
+        2 * bf16['params'][lm]['frozen_bytes']
+    for source, acts in fp32['activations'].items():
+        # fp32 logsumexp, token ids and the fp32 loss logits do not double
+        ratio = acts['off'] / bf16_acts[source]['off']
+        assert 1.5 < ratio <= 2.0, (source, ratio)
