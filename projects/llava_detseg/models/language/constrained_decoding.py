@@ -34,9 +34,10 @@ Three levels (``TextTaskIO(constrain=...)``):
 Outside the blocks the free text (``Answer: {text}``) is unconstrained,
 except that locs, ``<poly>`` and closing tags cannot appear there. A block
 is only opened while the remaining token budget can still close it, and no
-item is started that the budget cannot finish. At the ``'context'`` level
+item is started that the budget cannot finish. At the context levels
 the answer cannot end before it has written each block kind of the context
-(the context holds the kinds the instruction asked for).
+(the context holds the kinds the instruction asked for), and a block leaves
+the budget the blocks still due after it need.
 """
 import re
 from typing import (Callable, Dict, FrozenSet, Iterable, List, Optional,
