@@ -78,8 +78,9 @@ def test_bytes_are_params_times_element_size(tool, built):
 
 def test_4bit_language_model(tool, built):
     bf16 = _estimate(tool, built, dtype='bf16')['params']['language model']
-    nf4 = _estimate(tool, built, dtype='bf16',
-                    quantization='4bit')['params']['language model']
+    nf4 = _estimate(
+        tool, built, dtype='bf16',
+        quantization='4bit')['params']['language model']
     assert nf4['frozen'] == bf16['frozen']
     assert nf4['frozen_bytes'] < bf16['frozen_bytes'] / 3
     _, model, _ = built
@@ -88,8 +89,8 @@ def test_4bit_language_model(tool, built):
     q = sum(numel[n].numel() for n in quantized
             if tool.part_of(n) == 'language model')
     # NF4 weights + fp32 embeddings, norms and lm_head (kbit preparation)
-    assert nf4['frozen_bytes'] == pytest.approx(
-        q * tool.NF4_BYTES + 4 * (nf4['frozen'] - q))
+    assert nf4['frozen_bytes'] == pytest.approx(q * tool.NF4_BYTES + 4 *
+                                                (nf4['frozen'] - q))
     assert not any('lm_head' in n or 'lora_' in n for n in quantized)
 
 
@@ -102,12 +103,16 @@ def test_gradient_checkpointing_lowers_activations(tool, built):
     assert on['total'] < off['total']
     # ViT-L on 4 x 577 tokens, then LLaMA-7B on 4 x 4 x (576 + 2048)
     stacks = on['activations']['llava']['stacks']
-    assert [(s['layers'], s['tokens'], s['width']) for s in stacks] == [
-        (24, 4 * 577, 1024), (32, 16 * (576 + 2048), 4096)]
+    assert [(s['layers'], s['tokens'], s['width'])
+            for s in stacks] == [(24, 4 * 577, 1024),
+                                 (32, 16 * (576 + 2048), 4096)]
     # bf16 LLaMA: Korthikanti et al.'s 34 s b h bytes without the scores
     assert 30 < stacks[1]['per_token'] < 38
     # the sources' own input sizes, padded to the stride-128 grid
-    assert {s: a['size'] for s, a in on['activations'].items()} == dict(
+    assert {
+        s: a['size']
+        for s, a in on['activations'].items()
+    } == dict(
         coco=(896, 1408), ade=(512, 512), llava=(384, 384))
 
 
@@ -117,16 +122,19 @@ def test_meta_count_equals_cpu_count(tool):
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaModel
     config = LlamaConfig(
-        hidden_size=64, intermediate_size=172, num_hidden_layers=2,
-        num_attention_heads=4, vocab_size=128, attn_implementation='sdpa')
+        hidden_size=64,
+        intermediate_size=172,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        vocab_size=128,
+        attn_implementation='sdpa')
     counts = []
     for device in ('cpu', 'meta'):
         torch.manual_seed(0)
         with torch.device(device):
             model = get_peft_model(
                 LlamaModel(config).to(torch.bfloat16),
-                LoraConfig(r=4, target_modules=['q_proj', 'k_proj',
-                                                 'v_proj']))
+                LoraConfig(r=4, target_modules=['q_proj', 'k_proj', 'v_proj']))
             embeds = torch.randn(2, 24, 64, dtype=torch.bfloat16)
         counter = tool.SavedTensors(model)
         with counter.record():
@@ -152,9 +160,10 @@ def test_cli(tool):
 
 def test_deepspeed_zero2_shards_and_keeps_masters(tool, built):
     _, model, acts = built
-    cfg = Config.fromfile(osp.join(
-        ROOT, 'configs', 'llava-detseg_clip-l14-336_vicuna-7b_'
-        'deepspeed-zero2_8xb4-12e_coco-ade-llava.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            ROOT, 'configs', 'llava-detseg_clip-l14-336_vicuna-7b_'
+            'deepspeed-zero2_8xb4-12e_coco-ade-llava.py'))
     result = tool.estimate(cfg, model, activations=acts)
     trainable = sum(r['trainable'] for r in result['params'].values())
     assert result['options']['engine'] == dict(
@@ -168,30 +177,37 @@ def test_deepspeed_zero2_shards_and_keeps_masters(tool, built):
 
 
 def test_model_only_config_is_refused(tool):
-    cfg = Config.fromfile(osp.join(
-        ROOT, 'configs', 'lora',
-        'llava-detseg_clip-l14-336_vicuna-7b_qlora-4bit.py'))
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'lora',
+                 'llava-detseg_clip-l14-336_vicuna-7b_qlora-4bit.py'))
     with pytest.raises(ValueError, match='no train_dataloader'):
         tool.resolve(cfg)
 
 
 def test_readme_table_is_the_tools_output(tool, built):
     with open(osp.join(ROOT, 'README.md')) as f:
-        rows = [line for line in f
-                if line.startswith(('| bf16 LLM', '| NF4 4-bit LLM'))]
+        rows = [
+            line for line in f
+            if line.startswith(('| bf16 LLM', '| NF4 4-bit LLM'))
+        ]
     assert len(rows) == 4, rows
     for line in rows:
         cells = [c.strip().strip('*') for c in line.strip('|\n').split('|')]
         quant = '4bit' if cells[0].startswith('NF4') else 'none'
-        result = _estimate(tool, built, quantization=quant,
-                           dtype='bf16' if quant == '4bit' else None,
-                           gradient_checkpointing=cells[1])
+        result = _estimate(
+            tool,
+            built,
+            quantization=quant,
+            dtype='bf16' if quant == '4bit' else None,
+            gradient_checkpointing=cells[1])
         gib = tool.GIB
         assert float(cells[2]) == round(result['weights'] / gib, 2), line
         assert float(cells[-1]) == round(result['total'] / gib, 2), line
         acts = [float(a.strip(' *')) for a in cells[5].split('/')]
-        assert acts == [round(a[cells[1]] / gib, 2)
-                        for a in result['activations'].values()], line
+        assert acts == [
+            round(a[cells[1]] / gib, 2)
+            for a in result['activations'].values()
+        ], line
 
 
 @pytest.mark.parametrize('checkpointing', [False, True])
@@ -202,8 +218,12 @@ def test_estimate_matches_cpu_allocations(tool, checkpointing):
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaModel
     config = LlamaConfig(
-        hidden_size=256, intermediate_size=688, num_hidden_layers=3,
-        num_attention_heads=4, vocab_size=128, attn_implementation='sdpa')
+        hidden_size=256,
+        intermediate_size=688,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        vocab_size=128,
+        attn_implementation='sdpa')
 
     def forward(gc: bool):
         torch.manual_seed(0)
@@ -217,8 +237,8 @@ def test_estimate_matches_cpu_allocations(tool, checkpointing):
         embeds = torch.randn(4, 512, 256, dtype=torch.bfloat16)
         counter = tool.SavedTensors(model)
         activities = [torch.profiler.ProfilerActivity.CPU]
-        with torch.profiler.profile(activities=activities,
-                                    profile_memory=True) as prof:
+        with torch.profiler.profile(
+                activities=activities, profile_memory=True) as prof:
             with counter.record():
                 out = model(inputs_embeds=embeds, use_cache=False)
         del out

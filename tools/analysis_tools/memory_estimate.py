@@ -91,30 +91,39 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
     parser.add_argument(
-        '--dtype', choices=tuple(DTYPES),
+        '--dtype',
+        choices=tuple(DTYPES),
         help='frozen weights and activations (default: as the config '
         'builds them, activations in the AMP dtype)')
     parser.add_argument(
-        '--quantization', choices=('4bit', 'none'),
+        '--quantization',
+        choices=('4bit', 'none'),
         help="the language model's frozen weights (default: the config's "
         'language.quantization)')
     parser.add_argument(
-        '--gradient-checkpointing', choices=('on', 'off'),
+        '--gradient-checkpointing',
+        choices=('on', 'off'),
         help="default: the config's model.gradient_checkpointing")
     parser.add_argument(
-        '--batch-size', type=int,
+        '--batch-size',
+        type=int,
         help="images per GPU (default: the train dataloader's)")
     parser.add_argument(
-        '--num-gpus', type=int,
+        '--num-gpus',
+        type=int,
         help="GPUs that ZeRO shards over (default: the config's num_gpus)")
     parser.add_argument(
-        '--text-tokens', type=int,
+        '--text-tokens',
+        type=int,
         help="text tokens per conversation (default: language.max_length)")
     parser.add_argument(
-        '--convs-per-image', type=int,
+        '--convs-per-image',
+        type=int,
         help='conversations per image (default: SampleConversations max_num)')
     parser.add_argument(
-        '--answer-ratio', type=float, default=0.5,
+        '--answer-ratio',
+        type=float,
+        default=0.5,
         help='share of the text tokens that are answers (lm_head + loss)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
@@ -129,8 +138,9 @@ def part_of(name: str) -> str:
     group = adapter_group(name)
     if group is not None:
         return f'adapters/{group}'
-    return next((p for p, prefixes in PARTS.items()
-                 if name.startswith(prefixes)), 'other')
+    return next(
+        (p for p, prefixes in PARTS.items() if name.startswith(prefixes)),
+        'other')
 
 
 def quantized_weights(model: nn.Module) -> set:
@@ -160,18 +170,17 @@ def param_rows(model: nn.Module,
     """
     quant = quantized_weights(model) if quantization == '4bit' else set()
     rows: Dict[str, dict] = OrderedDict(
-        (p, dict(frozen=0, trainable=0, frozen_bytes=0.0,
-                 trainable_bytes=0.0)) for p in list(PARTS) + ['other'])
+        (p, dict(frozen=0, trainable=0, frozen_bytes=0.0, trainable_bytes=0.0))
+        for p in list(PARTS) + ['other'])
     for name, param in model.named_parameters():
         row = rows.setdefault(
             part_of(name),
-            dict(frozen=0, trainable=0, frozen_bytes=0.0,
-                 trainable_bytes=0.0))
+            dict(frozen=0, trainable=0, frozen_bytes=0.0, trainable_bytes=0.0))
         n = param.numel()
         if param.requires_grad:
             row['trainable'] += n
-            row['trainable_bytes'] += n * (
-                2 if half_trainable else param.element_size())
+            row['trainable_bytes'] += n * (2 if half_trainable else
+                                           param.element_size())
             continue
         size = param.element_size() if dtype is None else \
             torch.empty((), dtype=dtype).element_size()
@@ -182,8 +191,8 @@ def param_rows(model: nn.Module,
             size = 4
         row['frozen'] += n
         row['frozen_bytes'] += n * size
-    return OrderedDict((k, v) for k, v in rows.items()
-                       if v['frozen'] or v['trainable'])
+    return OrderedDict(
+        (k, v) for k, v in rows.items() if v['frozen'] or v['trainable'])
 
 
 def engine_of(cfg: Config, num_gpus: Optional[int] = None) -> dict:
@@ -229,25 +238,37 @@ def training_state(cfg: Config, model: nn.Module,
     if engine['stage'] >= 2:
         grads /= world
     wrapper = cfg.get('optim_wrapper', {}).get('type', 'OptimWrapper')
-    note = (f'{name}: {states} state(s) per trainable parameter; {wrapper}'
-            + (f', ZeRO-{engine["stage"]} over {world} GPUs'
-               if engine['stage'] else '') + ': '
-            + ('fp32 masters of the half-precision weights' if engine['half']
-               else "no master copies (it steps the model's fp32 weights)"))
+    note = (f'{name}: {states} state(s) per trainable parameter; {wrapper}' +
+            (f', ZeRO-{engine["stage"]} over {world} GPUs'
+             if engine['stage'] else '') + ': ' +
+            ('fp32 masters of the half-precision weights' if engine['half']
+             else "no master copies (it steps the model's fp32 weights)"))
     return grads, moments, master, note
 
 
 # ----------------------------------------------------------------------------
 # activations, measured on the meta device
 # ----------------------------------------------------------------------------
-def _flash_sdpa(query, key, value, attn_mask=None, dropout_p=0.0,
-                is_causal=False, scale=None, enable_gqa=False):
+def _flash_sdpa(query,
+                key,
+                value,
+                attn_mask=None,
+                dropout_p=0.0,
+                is_causal=False,
+                scale=None,
+                enable_gqa=False):
     """SDPA as a flash kernel saves it, on meta tensors too (PyTorch's meta
     dispatch would take the math path and save the s x s scores)."""
     if attn_mask is not None or key.shape[1] != query.shape[1]:
-        return _TORCH_SDPA(query, key, value, attn_mask=attn_mask,
-                           dropout_p=dropout_p, is_causal=is_causal,
-                           scale=scale, enable_gqa=enable_gqa)
+        return _TORCH_SDPA(
+            query,
+            key,
+            value,
+            attn_mask=attn_mask,
+            dropout_p=dropout_p,
+            is_causal=is_causal,
+            scale=scale,
+            enable_gqa=enable_gqa)
     out, _ = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
         query, key, value, dropout_p, is_causal, scale=scale)
     return out
@@ -263,8 +284,10 @@ class SavedTensors:
     def __init__(self, model: nn.Module) -> None:
         from transformers.modeling_layers import GradientCheckpointingLayer
         self.params = {p.untyped_storage()._cdata for p in model.parameters()}
-        self.layers = [m for m in model.modules()
-                       if isinstance(m, GradientCheckpointingLayer)]
+        self.layers = [
+            m for m in model.modules()
+            if isinstance(m, GradientCheckpointingLayer)
+        ]
         self.stack: List[int] = []
         self.outside: Dict[int, int] = {}
         self.inputs: Dict[int, int] = {}
@@ -288,8 +311,9 @@ class SavedTensors:
         self.per_layer.append({})
         self.stack.append(len(self.per_layer) - 1)
         hidden = args[0] if args else kwargs.get('hidden_states')
-        self.shapes.append((hidden.shape[:-1].numel(), hidden.shape[-1])
-                           if isinstance(hidden, torch.Tensor) else (0, 0))
+        self.shapes.append((
+            hidden.shape[:-1].numel(),
+            hidden.shape[-1]) if isinstance(hidden, torch.Tensor) else (0, 0))
         if isinstance(hidden, torch.Tensor):
             storage = hidden.untyped_storage()
             self.keep.append(storage)
@@ -302,10 +326,10 @@ class SavedTensors:
     def record(self) -> Iterator['SavedTensors']:
         handles = []
         for layer in self.layers:
-            handles.append(layer.register_forward_pre_hook(
-                self._enter, with_kwargs=True))
-            handles.append(layer.register_forward_hook(
-                self._leave, with_kwargs=True))
+            handles.append(
+                layer.register_forward_pre_hook(self._enter, with_kwargs=True))
+            handles.append(
+                layer.register_forward_hook(self._leave, with_kwargs=True))
         F.scaled_dot_product_attention = _flash_sdpa
         try:
             with torch.autograd.graph.saved_tensors_hooks(
@@ -335,7 +359,8 @@ class SavedTensors:
         (what it saves beyond what is held already)."""
         held = self._held(True)
         return max((sum(v for k, v in layer.items() if k not in held)
-                    for layer in self.per_layer), default=0)
+                    for layer in self.per_layer),
+                   default=0)
 
     def stacks(self) -> List[dict]:
         """Per run of same-shaped layers: ``layers``, ``tokens``, ``width``
@@ -349,8 +374,9 @@ class SavedTensors:
                 out[-1]['layers'] += 1
                 out[-1]['bytes'] = max(out[-1]['bytes'], size)
             else:
-                out.append(dict(layers=1, tokens=shape[0], width=shape[1],
-                                bytes=size))
+                out.append(
+                    dict(
+                        layers=1, tokens=shape[0], width=shape[1], bytes=size))
         for stack in out:
             stack['per_token'] = stack['bytes'] / max(
                 stack['tokens'] * stack['width'], 1)
@@ -366,8 +392,7 @@ class SavedTensors:
 def input_sizes(cfg: Config) -> Dict[str, Tuple[int, int]]:
     """``{source: (H, W)}`` of a training batch, padded as the data
     preprocessor pads it (a batch holds one source of the mixture)."""
-    divisor = cfg.model.get('data_preprocessor', {}).get(
-        'pad_size_divisor', 1)
+    divisor = cfg.model.get('data_preprocessor', {}).get('pad_size_divisor', 1)
     datasets = cfg.train_dataloader.dataset.get('datasets')
     if not isinstance(datasets, dict):
         datasets = dict(train=cfg.train_dataloader.dataset)
@@ -401,14 +426,14 @@ def source_tasks(cfg: Config) -> Dict[str, Tuple[str, ...]]:
     out = OrderedDict()
     for source, dataset in datasets.items():
         kind = str(dataset.get('type', '')).lower()
-        default = ('vqa', ) if 'llava' in kind else (
-            ('seg', ) if 'ade' in kind else ('det', ))
+        default = ('vqa', ) if 'llava' in kind else ((
+            'seg', ) if 'ade' in kind else ('det', ))
         out[source] = tuple(dataset.get('tasks', default))
     return out
 
 
-def _lm_forward(language: nn.Module, image_tokens: torch.Tensor,
-                convs: int, text: int, answers: int) -> None:
+def _lm_forward(language: nn.Module, image_tokens: torch.Tensor, convs: int,
+                text: int, answers: int) -> None:
     """The LLM on ``B x convs`` sequences of image + text tokens, lm_head and
     the cross-entropy on ``answers`` tokens each, as ``answer_logits``."""
     lm = language.llava.model.language_model
@@ -450,25 +475,33 @@ def measure_activations(model: nn.Module, cfg: Config, batch_size: int,
     try:
         for source, (h, w) in input_sizes(cfg).items():
             counter = SavedTensors(model)
-            inputs = torch.empty(batch_size, 3, h, w, dtype=dtype,
-                                 device='meta', requires_grad=False)
+            inputs = torch.empty(
+                batch_size,
+                3,
+                h,
+                w,
+                dtype=dtype,
+                device='meta',
+                requires_grad=False)
             every = list(range(batch_size))
             answers = max(1, int(round(text_tokens * answer_ratio)))
             with counter.record():
                 feats, vit = model.extract_feat(inputs)
                 for task in tasks[source]:
                     if task == 'det' and model.det_head is not None:
-                        model.det_head(model._task_feats(
-                            'det', feats, vit, every, None))
+                        model.det_head(
+                            model._task_feats('det', feats, vit, every, None))
                     elif task == 'seg' and model.seg_head is not None:
-                        model.seg_head(model._task_feats(
-                            'seg', feats, vit, every, None))
+                        model.seg_head(
+                            model._task_feats('seg', feats, vit, every, None))
                     elif task == 'vqa' and model.language is not None:
                         tokens = model._vqa_tokens(vit, every, None)
                         _lm_forward(model.language, tokens, convs_per_image,
                                     text_tokens, answers)
             out[source] = dict(
-                size=(h, w), tasks=tasks[source], stacks=counter.stacks(),
+                size=(h, w),
+                tasks=tasks[source],
+                stacks=counter.stacks(),
                 off=float(counter.total(False)),
                 on=float(counter.total(True)))
     finally:
@@ -494,7 +527,8 @@ def build_meta_model(cfg: Config) -> nn.Module:
         return MODELS.build(cfg.model)
 
 
-def resolve(cfg: Config, dtype: Optional[str] = None,
+def resolve(cfg: Config,
+            dtype: Optional[str] = None,
             quantization: Optional[str] = None,
             gradient_checkpointing: Optional[str] = None,
             batch_size: Optional[int] = None,
@@ -526,8 +560,8 @@ def resolve(cfg: Config, dtype: Optional[str] = None,
     if convs_per_image is None:
         convs_per_image = 1
         datasets = cfg.train_dataloader.dataset.get('datasets') or {}
-        for dataset in (datasets.values() if isinstance(datasets, dict)
-                        else []):
+        for dataset in (datasets.values()
+                        if isinstance(datasets, dict) else []):
             for step in dataset.get('pipeline', []):
                 if str(step.get('type')).endswith('SampleConversations'):
                     convs_per_image = max(convs_per_image,
@@ -543,8 +577,10 @@ def resolve(cfg: Config, dtype: Optional[str] = None,
         engine=engine)
 
 
-def estimate(cfg: Config, model: Optional[nn.Module] = None,
-             answer_ratio: float = 0.5, activations: Optional[dict] = None,
+def estimate(cfg: Config,
+             model: Optional[nn.Module] = None,
+             answer_ratio: float = 0.5,
+             activations: Optional[dict] = None,
              **options) -> dict:
     """Every number of the report: ``params`` (per part), ``grads``,
     ``optimizer``, ``master``, ``activations`` (per source) and the total.
@@ -554,23 +590,34 @@ def estimate(cfg: Config, model: Optional[nn.Module] = None,
     """
     opts = resolve(cfg, **options)
     model = build_meta_model(cfg) if model is None else model
-    rows = param_rows(model, DTYPES.get(opts['dtype']), opts['quantization'],
-                      half_trainable=opts['engine']['half'])
+    rows = param_rows(
+        model,
+        DTYPES.get(opts['dtype']),
+        opts['quantization'],
+        half_trainable=opts['engine']['half'])
     grads, moments, master, optim_note = training_state(
         cfg, model, opts['engine'])
     if activations is None:
-        activations = measure_activations(
-            model, cfg, opts['batch_size'], DTYPES[opts['act_dtype']],
-            opts['text_tokens'], opts['convs_per_image'], answer_ratio)
+        activations = measure_activations(model, cfg, opts['batch_size'],
+                                          DTYPES[opts['act_dtype']],
+                                          opts['text_tokens'],
+                                          opts['convs_per_image'],
+                                          answer_ratio)
     key = 'on' if opts['checkpointing'] else 'off'
     peak_source = max(activations, key=lambda s: activations[s][key])
     weights = sum(r['frozen_bytes'] + r['trainable_bytes']
                   for r in rows.values())
     act = activations[peak_source][key]
     return dict(
-        options=opts, params=rows, weights=weights, grads=grads,
-        optimizer=moments, master=master, optim_note=optim_note,
-        activations=activations, peak_source=peak_source,
+        options=opts,
+        params=rows,
+        weights=weights,
+        grads=grads,
+        optimizer=moments,
+        master=master,
+        optim_note=optim_note,
+        activations=activations,
+        peak_source=peak_source,
         peak_activations=act,
         total=weights + grads + moments + master + act)
 
@@ -618,12 +665,12 @@ def format_report(result: dict) -> str:
     lines.append('  total = parameters + gradients + optimizer state + '
                  'master copies + the peak source\'s activations')
     for label, value in (('parameters', result['weights']),
-                         ('gradients', result['grads']),
-                         ('optimizer state', result['optimizer']),
+                         ('gradients', result['grads']), ('optimizer state',
+                                                          result['optimizer']),
                          ('master copies', result['master']),
                          (f'activations ({result["peak_source"]})',
-                          result['peak_activations']),
-                         ('total', result['total'])):
+                          result['peak_activations']), ('total',
+                                                        result['total'])):
         lines.append(f'  {label:<22}{value / GIB:9.2f} GiB')
     lines.append(f'optimizer: {result["optim_note"]}')
     lines.append(
@@ -643,11 +690,15 @@ def main() -> int:
         cfg.merge_from_dict(args.cfg_options)
     try:
         result = estimate(
-            cfg, answer_ratio=args.answer_ratio, dtype=args.dtype,
+            cfg,
+            answer_ratio=args.answer_ratio,
+            dtype=args.dtype,
             quantization=args.quantization,
             gradient_checkpointing=args.gradient_checkpointing,
-            batch_size=args.batch_size, text_tokens=args.text_tokens,
-            num_gpus=args.num_gpus, convs_per_image=args.convs_per_image)
+            batch_size=args.batch_size,
+            text_tokens=args.text_tokens,
+            num_gpus=args.num_gpus,
+            convs_per_image=args.convs_per_image)
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
