@@ -18,6 +18,7 @@ from ..language.text_tasks import TextTaskIO
 from llava_detseg.tasks import TASKS
 from ..routers import build_router
 from ..utils import build_in_scope
+from ..utils.scalar_params import vectorize_scalar_params
 
 
 @MODELS.register_module()
@@ -127,6 +128,8 @@ class LlavaDetSeg(BaseModel):
             self.text = TextTaskIO(**text_cfg)
         self._build_extras(adapters, loss_balancer, distiller,
                            gradient_checkpointing)
+        # FSDP (FSDPStrategy) refuses 0-dim parameters (FCOS' Scale factors)
+        vectorize_scalar_params(self)
 
     def _build_extras(self, adapters, loss_balancer, distiller,
                       gradient_checkpointing) -> None:

@@ -183,8 +183,11 @@ def _load_teacher_weights(teacher: nn.Module, ckpt: str, config: str) -> None:
     own = teacher.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
+    # a 0-dim entry of an old checkpoint fits its 1-element parameter
+    # (models/utils/scalar_params.py reshapes it on load)
     shapes = [k for k in own if k in state
-              and tuple(own[k].shape) != tuple(state[k].shape)]
+              and tuple(own[k].shape) != tuple(state[k].shape)
+              and not own[k].numel() == state[k].numel() == 1]
     problems = [f'{len(v)} {what} (e.g. {v[0]})' for what, v in (
         ('missing weights', missing), ('unexpected weights', unexpected),
         ('mis-shaped weights', shapes)) if v]
