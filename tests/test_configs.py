@@ -5,23 +5,17 @@ tiny ones build for real from the session's tiny checkpoints. Each model's
 pyramid is checked to sit at the detection head's strides, and every
 dataset, transform, sampler and metric type the config names must resolve.
 """
-import glob
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import CONFIGS, ROOT
 from llava_detseg.registry import (DATA_SAMPLERS, DATASETS, METRICS, MODELS,
                                    TRANSFORMS)
 from llava_detseg.utils import meta_build, register_all_modules
 
-CONFIGS = sorted(
-    osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                       recursive=True)
-    if '_base_' not in p)
 TINY_PREFIX = 'data/checkpoints/'
 
 

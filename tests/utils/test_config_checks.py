@@ -1,20 +1,14 @@
 """Feature combinations that cannot run right are refused in one line
 naming the config keys; every shipped config passes."""
-import glob
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
+from conftest import CONFIGS, ROOT
 from llava_detseg.utils.config_checks import check_combinations
 from llava_detseg.utils.runner import RunnerConfigError
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(
-    osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                       recursive=True)
-    if '_base_' not in p)
 
 
 @pytest.mark.parametrize('path', CONFIGS)
@@ -55,11 +49,16 @@ def test_text_metric_threshold_must_be_the_context_threshold():
     model = dict(text_cfg=dict(context_score_thr=0.1))
     good = [dict(type='TextDetSegMetric', head_score_thr=0.1)]
     check_combinations(_cfg(model=model, val_evaluator=good))
-    bad = [dict(type='TaskMetric'), dict(type='TextDetSegMetric')]
+    bad = [dict(type='TaskMetric'),
+           dict(type='TextDetSegMetric', head_score_thr=0.3)]
     with pytest.raises(RunnerConfigError,
                        match=r'test_evaluator\[1\].head_score_thr=0.3 '
                        r'differs from model.text_cfg.context_score_thr=0.1'):
         check_combinations(_cfg(model=model, test_evaluator=bad))
+    # not stated in the metric: derived from the model's
+    cfg = _cfg(model=model, test_evaluator=[dict(type='TextDetSegMetric')])
+    check_combinations(cfg)
+    assert cfg.test_evaluator[0].head_score_thr == 0.1
 
 
 def _train_tool():

@@ -116,7 +116,8 @@ def check_combinations(cfg) -> None:
       or the ranks wait on each other forever;
     * ``TextDetSegMetric.head_score_thr`` different from the model's
       ``text_cfg.context_score_thr``: the metric would score the copied
-      boxes against another set of head boxes than the ones offered;
+      boxes against another set of head boxes than the ones offered (left
+      out of the metric's config, it is derived from the model's here);
     * a text metric's codec other than the model's, or location bins that
       differ between the tokens, the model, a pipeline and a metric
       (:func:`check_text_format`): answers written one way, read another.
@@ -157,7 +158,11 @@ def check_combinations(cfg) -> None:
             if not isinstance(ev, dict) or _short(
                     ev.get('type', '')) != 'TextDetSegMetric':
                 continue
-            thr = ev.get('head_score_thr', 0.3)
+            thr = ev.get('head_score_thr')
+            if thr is None and context is not None:
+                # not stated: derived from the model's, the one setting
+                ev['head_score_thr'] = context
+                continue
             if context is not None and thr != context:
                 raise RunnerConfigError(
                     f'{where}: {name}[{k}].head_score_thr={thr} differs '

@@ -2,21 +2,15 @@
 ``SafeCheckpointHook`` and its custom hooks hold ``NonFiniteGuardHook`` (a
 config that sets ``custom_hooks`` replaces the base list, and could drop it
 silently)."""
-import glob
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import CONFIGS, ROOT
 from llava_detseg.registry import HOOKS
 from llava_detseg.utils import register_all_modules
 
-CONFIGS = sorted(
-    osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                       recursive=True)
-    if '_base_' not in p)
 
 
 @pytest.mark.parametrize('path', CONFIGS)
