@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
 from ..backbones.clip_vit import ViTOutputs
-from ..language.responder import (Request, answer_requests,
+from ..language.responder import (BatchImageTokens, Request,
+                                   answer_requests, conversation_rows,
                                    dataset_requests, score_conversations,
                                    store_responses)
 from ..language.text_tasks import TextTaskIO
@@ -419,11 +420,17 @@ class LlavaDetSeg(BaseModel):
             ]
             if idx:
                 self._predict_head(task, feats, vit, idx, data_samples)
+        scored = conversation_rows(data_samples) if from_dataset else []
+        # one projection for the answers and the scored conversations
+        tokens = BatchImageTokens(
+            self, vit, data_samples,
+            [i for i, reqs in enumerate(requests) if reqs] +
+            [i for i, _ in scored])
         responses = answer_requests(self, vit, data_samples, requests,
-                                    generation, max_new_tokens)
+                                    generation, max_new_tokens, tokens)
         store_responses(data_samples, responses)
-        if from_dataset:  # the held-out conversations' answer-token loss
-            score_conversations(self, vit, data_samples)
+        if scored:  # the held-out conversations' answer-token loss
+            score_conversations(self, data_samples, tokens)
         return data_samples
 
     def _predict_head(self, task: str, feats, vit: ViTOutputs,

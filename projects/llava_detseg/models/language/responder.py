@@ -110,9 +110,37 @@ def dataset_requests(sample) -> List[Request]:
     return out
 
 
+class BatchImageTokens:
+    """The language branch's (routed) image tokens of a batch, projected
+    once, on first use, for every image that needs them: the questions, the
+    block requests and the scored conversations all read them (as the
+    losses train them), so routing and projection never run twice.
+
+    Args:
+        model (LlavaDetSeg): The model (``_vqa_tokens``).
+        vit (ViTOutputs): The backbone's outputs for the batch.
+        samples (list[DetDataSample]): The batch's samples.
+        images (Sequence[int]): The batch rows that may be asked for.
+    """
+
+    def __init__(self, model, vit, samples, images: Sequence[int]) -> None:
+        self._inputs = (model, vit, samples)
+        self.images = sorted(set(images))
+        self._tokens = None
+
+    def __call__(self, images: Sequence[int]):
+        """(len(images), N, D) tokens of those batch rows."""
+        if self._tokens is None:
+            model, vit, samples = self._inputs
+            self._tokens = model._vqa_tokens(vit, self.images, samples)
+        where = {i: k for k, i in enumerate(self.images)}
+        return self._tokens[[where[i] for i in images]]
+
+
 def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
                     generation: Optional[dict] = None,
-                    max_new_tokens: Optional[int] = None
+                    max_new_tokens: Optional[int] = None,
+                    image_tokens: Optional[BatchImageTokens] = None
                     ) -> List[List[Response]]:
     """Answer ``requests[i]`` about image ``i`` of the batch.
 
@@ -133,6 +161,9 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
         max_new_tokens (int, optional): Budget of every answer (default:
             ``language.max_new_tokens`` for questions, ``text_cfg``'s for
             block requests).
+        image_tokens (BatchImageTokens, optional): The batch's projected
+            tokens, shared with other users of the same pass (default: made
+            here for the requested images).
     """
     out: List[List[Optional[Response]]] = [[None] * len(r) for r in requests]
     language, text = model.language, model.text
@@ -144,17 +175,16 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
             else:
                 groups['text' if req.wants_blocks else 'vqa'].append(
                     (i, j, req))
-    # questions and block requests read the same (routed) image tokens, as
-    # the losses train them: projected once for every image asked about
-    asked = sorted({i for rows in groups.values() for i, _, _ in rows})
-    projected = model._vqa_tokens(vit, asked, samples) if asked else None
-    where = {i: k for k, i in enumerate(asked)}
+    if image_tokens is None:
+        image_tokens = BatchImageTokens(
+            model, vit, samples,
+            [i for rows in groups.values() for i, _, _ in rows])
     for name, rows in groups.items():
         if not rows:
             continue
         images = sorted({i for i, _, _ in rows})
         local = {i: k for k, i in enumerate(images)}
-        tokens = projected[[where[i] for i in images]]
+        tokens = image_tokens(images)
         if name == 'vqa':
             contexts = [''] * len(rows)
             budget = max_new_tokens or language.max_new_tokens
@@ -207,7 +237,16 @@ def history_turns(history: Sequence[tuple]) -> Conversation:
                          (('from', 'gpt'), ('value', answer)))]
 
 
-def score_conversations(model, vit, samples) -> None:
+def conversation_rows(samples) -> List[tuple]:
+    """``(batch row, conversation)`` of every VQA sample's
+    ``conversations`` (what :func:`score_conversations` scores)."""
+    return [(i, conv) for i, s in enumerate(samples)
+            if 'vqa' in s.metainfo.get('tasks', ('vqa', ))
+            for conv in s.metainfo.get('conversations') or []]
+
+
+def score_conversations(model, samples,
+                        image_tokens: BatchImageTokens) -> None:
     """Teacher-forced answer-token loss of every sample's ``conversations``
     (all their answer turns): ``sample.answer_nll`` (summed negative
     log-likelihood, nats) and ``sample.answer_tokens`` (their count).
@@ -218,16 +257,12 @@ def score_conversations(model, vit, samples) -> None:
     """
     import torch.nn.functional as F
     language = model.language
-    if language is None:
-        return
-    rows = [(i, conv) for i, s in enumerate(samples)
-            if 'vqa' in s.metainfo.get('tasks', ('vqa', ))
-            for conv in s.metainfo.get('conversations') or []]
-    if not rows:
+    rows = conversation_rows(samples)
+    if language is None or not rows:
         return
     images = sorted({i for i, _ in rows})
     local = {i: k for k, i in enumerate(images)}
-    tokens = model._vqa_tokens(vit, images, samples)
+    tokens = image_tokens(images)
     logits, target, seq = language.answer_logits(
         tokens, [c for _, c in rows], [local[i] for i, _ in rows],
         return_rows=True)
