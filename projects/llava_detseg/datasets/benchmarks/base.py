@@ -1,5 +1,4 @@
 """Shared loading of VQA benchmarks: questions grouped by image."""
-import json
 import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional
@@ -11,35 +10,6 @@ from ..errors import DataError, ErrorPolicy, data_error
 
 # LLaVA-1.5's short-answer instruction (llava/eval, scripts/v1_5/eval)
 SHORT_ANSWER = 'Answer the question using a single word or phrase.'
-
-
-def read_json(path: str, what: str) -> Any:
-    """A JSON file, or a :class:`DataError` naming it."""
-    if not osp.isfile(path):
-        raise DataError(f'{path}: {what} not found')
-    try:
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f'{path}: not valid JSON ({e})') from None
-
-
-def read_jsonl(path: str, what: str) -> List[Any]:
-    """One JSON object per line (POPE, LLaVA's question files), or a
-    :class:`DataError` naming the file and the line."""
-    if not osp.isfile(path):
-        raise DataError(f'{path}: {what} not found')
-    out = []
-    with open(path, encoding='utf-8') as f:
-        for num, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DataError(f'{path}: line {num} is not valid JSON '
-                                f'({e})') from None
-    return out
 
 
 class VQABenchmarkDataset(BaseDataset):

@@ -4,7 +4,8 @@ from typing import Dict, List
 
 from llava_detseg.registry import DATASETS
 from ..errors import DataError
-from .base import VQABenchmarkDataset, read_jsonl
+from ..json_files import read_jsonl
+from .base import VQABenchmarkDataset
 
 POPE_SPLITS = ('random', 'popular', 'adversarial')
 

@@ -5,7 +5,8 @@ from typing import List
 
 from llava_detseg.registry import DATASETS
 from ..errors import DataError
-from .base import VQABenchmarkDataset, read_json
+from ..json_files import read_json
+from .base import VQABenchmarkDataset
 
 LETTERS = string.ascii_uppercase
 

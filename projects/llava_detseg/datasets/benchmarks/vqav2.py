@@ -4,8 +4,8 @@ from typing import List, Optional
 
 from llava_detseg.registry import DATASETS
 from ..errors import DataError
-from .base import (SHORT_ANSWER, VQABenchmarkDataset, answer_strings,
-                   read_json)
+from ..json_files import read_json
+from .base import SHORT_ANSWER, VQABenchmarkDataset, answer_strings
 
 
 def _list_field(data, key: str, file: str) -> list:

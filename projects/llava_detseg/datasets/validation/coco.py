@@ -7,7 +7,6 @@ reads as "no objects", and two categories sharing an id fail late on an
 assertion about the palette. :func:`validate_coco` checks the file once, at
 load time, and returns the part that may be parsed.
 """
-import json
 import math
 import os.path as osp
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -15,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 
 from ..errors import DataError, ErrorPolicy, data_error, file_error
+from ..json_files import read_json
 
 # what every entry needs (mmdet reads ``area``; ``segmentation`` and
 # ``iscrowd`` are optional for detection-only files)
@@ -28,13 +28,7 @@ Report = Callable[[DataError, str], None]  # an ErrorPolicy
 
 def load_coco_json(path: str) -> dict:
     """Read a COCO instances file: a JSON object with the three lists."""
-    if not osp.isfile(path):
-        raise DataError(f'{path}: annotation file not found')
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f'{path}: not valid JSON ({e})') from None
+    data = read_json(path, 'annotation file')
     if not isinstance(data, dict):
         raise DataError(f'{path}: expected a COCO instances object '
                         '{"images", "annotations", "categories"}, got a '

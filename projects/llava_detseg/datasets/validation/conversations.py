@@ -1,23 +1,16 @@
 """LLaVA conversation JSON: ``[{"id", "image", "conversations": [...]}]``."""
-import json
-import os.path as osp
 import re
 from typing import Any, Optional, Tuple
 
 from ..errors import DataError
+from ..json_files import read_json
 
 IMAGE_TOKEN = '<image>'
 
 
 def load_llava_json(path: str) -> list:
     """Read a LLaVA-format JSON list or raise a :class:`DataError`."""
-    if not osp.isfile(path):
-        raise DataError(f'{path}: conversation file not found')
-    try:
-        with open(path, encoding='utf-8') as f:
-            entries = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f'{path}: not valid JSON ({e})') from None
+    entries = read_json(path, 'conversation file')
     if not isinstance(entries, list):
         raise DataError(f'{path}: expected a JSON list of LLaVA entries, got '
                         f'{type(entries).__name__}')
