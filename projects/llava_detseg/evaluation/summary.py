@@ -9,11 +9,8 @@ GROUPS = (('coco', 'detection head'), ('seg', 'segmentation head'),
 
 
 def _fmt(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return f'{value:.4f}'
+    """Floats to 4 places; counts, flags and the rest as they are."""
+    return f'{value:.4f}' if isinstance(value, float) else str(value)
 
 
 def summary_lines(metrics: Dict[str, object],
@@ -23,8 +20,8 @@ def summary_lines(metrics: Dict[str, object],
     when a reference was given."""
     groups: Dict[str, List[str]] = {}
     for key in metrics:
-        groups.setdefault(key.split('/', 1)[0] if '/' in key else '', [])
-        groups[key.split('/', 1)[0] if '/' in key else ''].append(key)
+        prefix = key.split('/', 1)[0] if '/' in key else ''
+        groups.setdefault(prefix, []).append(key)
     titles = dict(GROUPS)
     order = [p for p, _ in GROUPS if p in groups] + [
         p for p in groups if p not in titles]
