@@ -97,7 +97,8 @@ def main() -> int:
 
 
 def setup_amp(cfg):
-    """Mixed precision as mmdet sets it; bf16 autocast on a CPU.
+    """Mixed precision as mmdet sets it; bf16 autocast on a CPU
+    (``AutocastOptimWrapper``).
 
     Only a plain ``OptimWrapper`` becomes an ``AmpOptimWrapper``: replacing
     another type (PCGrad, GradNorm, ...) would silently drop what it does,
@@ -112,9 +113,12 @@ def setup_amp(cfg):
         return (f'--amp would replace optim_wrapper.type="{kind}" with '
                 'AmpOptimWrapper and lose what it does; train it without '
                 '--amp, or give the config an AMP variant of it')
-    wrapper.type = 'AmpOptimWrapper'
-    wrapper.loss_scale = 'dynamic'
-    if not torch.cuda.is_available():
+    if torch.cuda.is_available():
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.loss_scale = 'dynamic'
+    else:
+        # AmpOptimWrapper asserts a GPU; bf16 autocast needs no scaler
+        wrapper.type = 'AutocastOptimWrapper'
         wrapper.dtype = 'bfloat16'
     return None
 

@@ -3,6 +3,7 @@ naming the config keys; every shipped config passes."""
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from conftest import CONFIGS, ROOT
@@ -80,7 +81,30 @@ def test_amp_refuses_to_replace_another_optim_wrapper():
     assert cfg.optim_wrapper.type == 'PCGradOptimWrapper'  # untouched
     cfg = _cfg()
     assert setup_amp(cfg) is None
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    expected = ('AmpOptimWrapper'
+                if torch.cuda.is_available() else 'AutocastOptimWrapper')
+    assert cfg.optim_wrapper.type == expected
+
+
+def test_autocast_optim_wrapper_trains_fp32_weights_under_bf16():
+    from mmengine.optim import build_optim_wrapper
+
+    model = torch.nn.Linear(8, 4)
+    before = model.weight.detach().clone()
+    wrapper = build_optim_wrapper(model, dict(
+        type='llava_detseg.AutocastOptimWrapper',
+        optimizer=dict(type='SGD', lr=0.1)))
+    with wrapper.optim_context(model):
+        out = model(torch.randn(3, 8))
+    assert out.dtype == torch.bfloat16  # the matmul ran in bf16
+    wrapper.update_params(out.float().pow(2).mean())
+    assert model.weight.dtype == torch.float32
+    assert not torch.equal(model.weight, before)
+    with pytest.raises(ValueError, match='optim_wrapper.dtype must be '
+                       '"bfloat16", got \'float16\''):
+        build_optim_wrapper(model, dict(
+            type='llava_detseg.AutocastOptimWrapper', dtype='float16',
+            optimizer=dict(type='SGD', lr=0.1)))
 
 
 def test_text_format_is_read_as_it_is_written():

@@ -1,7 +1,9 @@
+from .autocast_optim_wrapper import AutocastOptimWrapper
 from .multi_task_optim_wrapper import (GradNormOptimWrapper,
                                        MultiTaskOptimWrapper,
                                        PCGradOptimWrapper)
 
 __all__ = [
-    'GradNormOptimWrapper', 'MultiTaskOptimWrapper', 'PCGradOptimWrapper'
+    'AutocastOptimWrapper', 'GradNormOptimWrapper', 'MultiTaskOptimWrapper',
+    'PCGradOptimWrapper'
 ]
