@@ -2,7 +2,10 @@
 
 They stand in for ``openai/clip-vit-large-patch14-336`` and
 ``llava-hf/llava-1.5-7b-hf`` where nothing can be downloaded; the model
-loads them through the same ``from_pretrained`` path.
+loads them through the same ``from_pretrained`` path. ``--widths full``
+writes the real widths instead (ViT-L/14-336, a 4096-wide decoder cut to
+``--text-layers`` layers, the SentencePiece tokenizer): about 3.3 GB for the
+full-width twin config.
 """
 import argparse
 import os.path as osp
@@ -22,14 +25,27 @@ def main() -> None:
                         default='bpe', help='byte-level BPE (llava-tiny/) or '
                         'a SentencePiece LLaMA tokenizer in Vicuna\'s layout '
                         '(llava-tiny-llama/)')
+    parser.add_argument('--widths', choices=('tiny', 'full'), default='tiny',
+                        help='tiny widths, or the real ones (always with the '
+                        'llama tokenizer)')
+    parser.add_argument('--text-layers', type=int, default=2,
+                        help='decoder layers of --widths full')
     parser.add_argument('--force', action='store_true',
                         help='rewrite folders that exist')
     args = parser.parse_args()
+    if args.text_layers < 1:
+        parser.error(f'--text-layers must be >= 1, got {args.text_layers}')
     ensure_package()
-    from llava_detseg.models.language import write_tiny_checkpoints
-    paths = write_tiny_checkpoints(args.out_dir, seed=args.seed,
-                                   force=args.force,
-                                   tokenizer=args.tokenizer)
+    from llava_detseg.models.language import (write_full_width_checkpoints,
+                                              write_tiny_checkpoints)
+    if args.widths == 'full':
+        paths = write_full_width_checkpoints(
+            args.out_dir, num_text_layers=args.text_layers, seed=args.seed,
+            force=args.force)
+    else:
+        paths = write_tiny_checkpoints(args.out_dir, seed=args.seed,
+                                       force=args.force,
+                                       tokenizer=args.tokenizer)
     for name, path in paths.items():
         print(f'{name}: {path}')
 

@@ -43,6 +43,27 @@ TINY_TEXT = dict(
     num_key_value_heads=4,
     max_position_embeddings=512,
     rms_norm_eps=1e-6)
+# The real widths: openai/clip-vit-large-patch14-336's vision tower and
+# Vicuna-7B v1.5's decoder (llava-hf/llava-1.5-7b-hf pads its vocabulary to
+# 32064), cut to two decoder layers so it trains on a CPU.
+FULL_WIDTH_VISION = dict(
+    hidden_size=1024,
+    intermediate_size=4096,
+    num_hidden_layers=24,
+    num_attention_heads=16,
+    image_size=336,
+    patch_size=14,
+    projection_dim=768,
+    hidden_act='quick_gelu')
+FULL_WIDTH_TEXT = dict(
+    hidden_size=4096,
+    intermediate_size=11008,
+    num_hidden_layers=2,
+    num_attention_heads=32,
+    num_key_value_heads=32,
+    max_position_embeddings=4096,
+    rms_norm_eps=1e-5,
+    vocab_size=32064)
 
 
 def build_tiny_tokenizer(vocab_size: int = 512, detseg_tokens: bool = False):
@@ -92,7 +113,10 @@ def write_tiny_checkpoints(out_dir: str,
                            text: Optional[Dict] = None,
                            seed: int = 0,
                            force: bool = False,
-                           tokenizer: str = 'bpe') -> Dict[str, str]:
+                           tokenizer: str = 'bpe',
+                           names: Optional[Dict[str, str]] = None,
+                           save_dtype: Optional[torch.dtype] = None
+                           ) -> Dict[str, str]:
     """Write ``clip-vit-tiny/`` and ``llava-tiny/`` under ``out_dir``.
 
     ``clip-vit-tiny`` is a ``CLIPVisionModel`` folder (as
@@ -113,6 +137,10 @@ def write_tiny_checkpoints(out_dir: str,
             ``llava-tiny-llama/`` with a SentencePiece tokenizer in Vicuna's
             layout (:func:`write_llama_tokenizer`), no pad and no image token
             (as ``liuhaotian/llava-v1.5-7b``).
+        names (dict, optional): Folder names ``{'clip': ..., 'llava': ...}``
+            instead of the tiny ones.
+        save_dtype (torch.dtype, optional): Dtype of the saved LLaVA weights
+            (llava-hf stores half precision); CLIP is saved in fp32.
 
     Returns:
         dict: ``{'clip': path, 'llava': path}``.
@@ -123,10 +151,10 @@ def write_tiny_checkpoints(out_dir: str,
     if tokenizer not in ('bpe', 'llama'):
         raise ValueError(f'write_tiny_checkpoints: tokenizer must be "bpe" or '
                          f'"llama", got {tokenizer!r}')
-    paths = dict(
-        clip=osp.join(out_dir, 'clip-vit-tiny'),
-        llava=osp.join(out_dir, 'llava-tiny' if tokenizer == 'bpe' else
-                       'llava-tiny-llama'))
+    names = names or dict(
+        clip='clip-vit-tiny',
+        llava='llava-tiny' if tokenizer == 'bpe' else 'llava-tiny-llama')
+    paths = {k: osp.join(out_dir, names[k]) for k in ('clip', 'llava')}
     done = {k: osp.isfile(osp.join(p, 'config.json')) and not force
             for k, p in paths.items()}
     if all(done.values()):
@@ -151,7 +179,9 @@ def write_tiny_checkpoints(out_dir: str,
         **{
             **TINY_TEXT,
             **(text or {}),
-            'vocab_size': len(tok),
+            # a padded vocabulary (llava-hf's 32064) may exceed the
+            # tokenizer's; never fewer rows than tokens
+            'vocab_size': max(len(tok), (text or {}).get('vocab_size', 0)),
             'bos_token_id': tok.bos_token_id,
             'eos_token_id': tok.eos_token_id,
             'pad_token_id': tok.pad_token_id,
@@ -175,7 +205,38 @@ def write_tiny_checkpoints(out_dir: str,
         clip.load_state_dict(llava.model.vision_tower.state_dict())
         clip.save_pretrained(paths['clip'])
 
+    if save_dtype is not None:
+        llava.to(save_dtype)
     llava.save_pretrained(paths['llava'])
     if not vicuna:  # Vicuna's files are written; a re-save would convert
         tok.save_pretrained(paths['llava'])
     return paths
+
+
+def write_full_width_checkpoints(out_dir: str,
+                                 num_text_layers: int = 2,
+                                 seed: int = 0,
+                                 force: bool = False) -> Dict[str, str]:
+    """Random CLIP ViT-L/14-336 and LLaVA-1.5-7B-width folders.
+
+    The architecture of ``openai/clip-vit-large-patch14-336`` and
+    ``llava-hf/llava-1.5-7b-hf`` (hidden sizes, heads, 576 image tokens,
+    the 32064-row vocabulary) with the decoder cut to ``num_text_layers``
+    and the SentencePiece tokenizer of :func:`write_llama_tokenizer`, so the
+    full model's code runs at its real widths on a CPU. LLaVA is saved in
+    bf16, as the full config loads it.
+
+    Returns:
+        dict: ``{'clip': path, 'llava': path}`` (``clip-vit-l14-336-random``,
+        ``llava-7b-width-{n}layer-random``).
+    """
+    return write_tiny_checkpoints(
+        out_dir,
+        vision=FULL_WIDTH_VISION,
+        text={**FULL_WIDTH_TEXT, 'num_hidden_layers': num_text_layers},
+        seed=seed,
+        force=force,
+        tokenizer='llama',
+        names=dict(clip='clip-vit-l14-336-random',
+                   llava=f'llava-7b-width-{num_text_layers}layer-random'),
+        save_dtype=torch.bfloat16)
