@@ -1,5 +1,6 @@
 from .ade20k import ADE20KSegDataset
 from .benchmarks import *  # noqa: F401,F403
+from .classification import *  # noqa: F401,F403
 from .coco import CocoMultiTaskDataset
 from .errors import DataError, error_summary
 from .llava_instruct import LlavaInstructDataset

@@ -72,11 +72,12 @@ class ErrorPolicy:
         # the skipped faults themselves, for reports (check_dataset.py)
         self.errors: List[DataError] = []
 
-    def __call__(self, error: DataError, what: str) -> None:
-        """Raise ``error``, or log it and count one skipped ``what``."""
+    def __call__(self, error: DataError, what: str, count: int = 1) -> None:
+        """Raise ``error``, or log it and count ``count`` skipped ``what``
+        (one fault can drop many samples, e.g. images without labels)."""
         if self.on_error == 'raise':
             raise error
-        self.skipped[what] = self.skipped.get(what, 0) + 1
+        self.skipped[what] = self.skipped.get(what, 0) + count
         self.errors.append(error)
         print_log(f'{self.owner}: skipped {what}: {error}', logger='current',
                   level=30)

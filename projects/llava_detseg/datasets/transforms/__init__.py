@@ -1,3 +1,5 @@
+from .array_loading import LoadImageFromArray
+from .captions import SampleCaptions
 from .conversation import SampleConversations
 from .formatting import PackMultiTaskInputs
 from .loading import CheckSemanticMap, LoadImageWithCheck
@@ -5,6 +7,6 @@ from .text_instructions import GenerateTextInstructions
 
 __all__ = [
     'SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck',
-    'CheckSemanticMap',
+    'CheckSemanticMap', 'LoadImageFromArray', 'SampleCaptions',
     'GenerateTextInstructions'
 ]
