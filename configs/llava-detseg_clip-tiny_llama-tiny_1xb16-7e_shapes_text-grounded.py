@@ -25,14 +25,12 @@ model = dict(
         # answers are decoded with constrain='context' (the default of the
         # grounded mode): copied coordinates are fixed, the decisions count
         loc_loss_weight=0.1,
-        # each class copied as one run and whole (the model chooses the
-        # classes, not where a class ends: run_stop_prob=1.0); another class
-        # only where the model gives it >= 10 % and more than the closing tag
-        # (an "only {class}" answer ends with its class), a decision trained
-        # where it is taken: every item of a training answer ends with "; "
-        # (both measured in configs/text/README.md)
-        switch_prob=0.1,
-        run_stop_prob=1.0,
+        # the decoder (text_cfg's default switch_prob=0.1) copies each class
+        # whole as one run and starts another class only where the model
+        # gives it >= 10 % and more than the closing tag (an "only {class}"
+        # answer ends with its class); that decision is trained where it is
+        # taken: every item of a training answer ends with "; " (both
+        # measured in configs/text/README.md)
         terminate_items=True,
         codec=codec))
 

@@ -24,9 +24,9 @@ model = dict(
         context_max_boxes=50,
         max_new_tokens=768,
         loc_loss_weight=0.1,
-        # class runs decided by the model, trained where they are decided
+        # class runs decided by the model (text_cfg's default switch_prob),
+        # trained where they are decided
         # (docs/text_format.md#constrained-decoding)
-        switch_prob=0.2,
         terminate_items=True,
         codec=dict(max_boxes=50, background_index=None, max_vertices=32,
                    tolerance=2.0, min_region_area=256)))

@@ -238,48 +238,23 @@ def test_class_runs_and_switches(tokenizer):
     # without the policy the constraint alone goes on with what is left
     assert run(dict(circle=0.97, square=0.02, triangle=0.01), None) == \
         f'<DET>{a}; {c}; {b}</DET>'
-    # per block kind: the <DET> threshold decides a <DET> block
-    sure = dict(circle=0.97, square=0.02, triangle=0.01)
-    assert run(sure, dict(det=0.1)) == f'<DET>{a}; {c}</DET>'
-    assert run(sure, dict(det=None, seg=0.1)) == f'<DET>{a}; {c}; {b}</DET>'
-    for bad in (1.5, dict(det=-0.1), dict(box=0.2), True, '0.2'):
+    for bad in (1.5, -0.1, dict(det=0.2), True, '0.2'):
         with pytest.raises(ValueError, match='switch_prob'):
             DetSegLogitsProcessor(constraint, [context], 64, switch_prob=bad)
 
 
-def test_switch_rule_any_goes_on_past_a_class_the_context_lacks(tokenizer):
-    """switch_rule='any' reads the summed probability of the classes not
-    yet written: a model whose next class is one the context lacks still
-    goes on (with the likeliest class that has items), while "only the
-    circles" still ends with the circles."""
-    constraint, context, (a, b, c) = _circle_square_circle(tokenizer)
-
-    def run(prefer, rule):
-        proc = constraint.processor([context], 64, 0.1, None, rule)
-        return _decode_with(tokenizer, proc, prefer)
-
-    wants_triangles = dict(circle=0.5, triangle=0.45, square=0.05)
-    assert run(wants_triangles, 'best') == f'<DET>{a}; {c}</DET>'
-    assert run(wants_triangles, 'any') == f'<DET>{a}; {c}; {b}</DET>'
-    # the written circles do not count as going on
-    sure = dict(circle=0.97, square=0.02, triangle=0.01)
-    assert run(sure, 'any') == f'<DET>{a}; {c}</DET>'
-    with pytest.raises(ValueError, match='switch_rule'):
-        constraint.processor([context], 64, 0.1, None, 'most')
-
-
-def test_run_stop_rule(tokenizer):
-    """Inside a class run the block closes only where the model gives the
-    closing tag at least run_stop_prob against the run's next item, right
-    after the separator and right after the item alike."""
+def test_class_runs_are_copied_whole(tokenizer):
+    """Inside a class run the block does not close, however likely the
+    model finds the closing tag, right after the separator and right after
+    the item alike; without switch_prob greedy decoding decides."""
     constraint, context, (a, _, _) = _circle_square_circle(tokenizer)
     circle = tokenizer('; circle', add_special_tokens=False).input_ids[1]
     sep = tokenizer(';', add_special_tokens=False).input_ids[0]
     close = tokenizer.convert_tokens_to_ids('</DET>')
 
-    def allowed(prefix, go, run_stop, p_close=0.7, switch=0.1):
+    def allowed(prefix, go, switch=0.1, p_close=0.9):
         ids = tokenizer(prefix, add_special_tokens=False).input_ids
-        proc = constraint.processor([context], 64, switch, run_stop)
+        proc = constraint.processor([context], 64, switch)
         scores = torch.full((1, len(tokenizer)), -30.0)
         scores[0, go] = 0.0
         scores[0, close] = float(np.log(p_close / (1 - p_close)))
@@ -287,14 +262,9 @@ def test_run_stop_rule(tokenizer):
         return set(torch.isfinite(out[0]).nonzero().flatten().tolist())
 
     for prefix, go in ((f'<DET>{a};', circle), (f'<DET>{a}', sep)):
-        assert allowed(prefix, go, None) == {go, close}  # greedy decides
-        assert allowed(prefix, go, 0.9) == {go}  # 0.7 < 0.9: the run goes on
-        assert allowed(prefix, go, 0.5) == {close}
-        assert allowed(prefix, go, dict(seg=0.5)) == {go, close}
-    # the rule belongs to class runs: off without switch_prob
-    assert allowed(f'<DET>{a}', sep, 0.9, switch=None) == {sep, close}
-    with pytest.raises(ValueError, match='run_stop_prob'):
-        constraint.processor([context], 64, 0.1, dict(det=1.5))
+        assert allowed(prefix, go) == {go}
+    # runs belong to switch_prob: off without it
+    assert allowed(f'<DET>{a}', sep, switch=None) == {sep, close}
 
 
 def test_tidy_answer():

@@ -1,3 +1,6 @@
+from .constrained_decoding import (DetSegConstraint, DetSegLogitsProcessor,
+                                   context_items, terminate_items,
+                                   tidy_answer)
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
                            ConversationTokenizer, split_turns)
 from .llama_tokenizer import write_llama_tokenizer
@@ -15,5 +18,7 @@ __all__ = [
     'write_full_width_checkpoints',
     'write_llama_tokenizer',
     'AdaptiveMoEProjector', 'IdentityProjector', 'LinearProjector',
-    'MLPProjector', 'MoEProjector', 'build_projector'
+    'MLPProjector', 'MoEProjector', 'build_projector', 'DetSegConstraint',
+    'DetSegLogitsProcessor', 'context_items', 'terminate_items',
+    'tidy_answer'
 ]

@@ -1,0 +1,113 @@
+"""The constraint as the ``LogitsProcessor`` the language branch decodes
+with, with class runs and switches (``text_cfg.switch_prob``)."""
+from typing import List, Optional, Sequence
+
+import torch
+from torch import Tensor
+from transformers import LogitsProcessor
+
+from .constraint import DetSegConstraint
+from .row_parser import RowParser
+
+
+def check_switch_prob(value: Optional[float],
+                      name: str = 'switch_prob') -> Optional[float]:
+    """``value`` if it is ``None`` or a number in [0, 1], else a
+    ``ValueError`` naming ``name``."""
+    if value is not None and (isinstance(value, bool) or
+                              not isinstance(value, (int, float))
+                              or not 0 <= value <= 1):
+        raise ValueError(f'{name} must be a number in [0, 1] or None, got '
+                         f'{value!r}')
+    return value
+
+
+class DetSegLogitsProcessor(LogitsProcessor):
+    """:class:`DetSegConstraint` as a ``LogitsProcessor``, with class runs.
+
+    Every token outside the constraint's allowed set gets ``-inf``, as with
+    ``prefix_allowed_tokens_fn``. With ``switch_prob`` (context levels) the
+    class of each copied item is chosen as follows:
+
+    * **runs**: after an item of class *c*, while the context has more items
+      of *c*, the next item is *c*'s next one: a class is copied whole,
+      never cut short or interleaved with another (the model chooses the
+      classes, not where a class ends: on shapes val and on a held-out
+      split this kept 0.94 of the asked boxes against 0.88 when greedy
+      decoding could cut a run, ``configs/text/README.md``).
+    * **switches**: where a block begins or a run has no items left, the
+      model's probabilities over the class names and the closing tag
+      decide: its most likely class that has items left is written if the
+      model gives it at least ``switch_prob`` and more than the closing tag;
+      otherwise the block closes. An answer to "only the circles" then ends
+      when the circles run out, although the model cannot see that the
+      context holds no more of them (it gives the other classes almost no
+      probability), while "all objects" goes on to the next class (it gives
+      them some).
+
+    A block closed after a separator ends in ``;</DET>``, which the codec
+    reads as the same block; :func:`tidy_answer` removes the separator. At
+    the ``'grammar'`` level (no context, no runs) every class is available,
+    and the switch rule decides between another item and the end.
+    """
+
+    def __init__(self, constraint: DetSegConstraint,
+                 contexts: Sequence[Optional[str]], max_new_tokens: int,
+                 switch_prob: Optional[float] = None) -> None:
+        self.constraint = constraint
+        self.switch_prob = check_switch_prob(switch_prob)
+        self.rows = constraint.parsers(contexts,
+                                       runs=switch_prob is not None)
+        self.max_new_tokens = max_new_tokens
+        self._starts = {
+            key: torch.tensor(sorted(ids), dtype=torch.long)
+            for key, ids in constraint.class_starts.items()
+        }
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        # generate() from inputs_embeds passes the generated ids only
+        mask = torch.full_like(scores, float('-inf'))
+        for row in range(scores.shape[0]):
+            tokens = input_ids[row].tolist()
+            parser = self.constraint.sync(self.rows, row, tokens)
+            remaining = self.max_new_tokens - len(tokens)
+            allowed = parser.allowed(remaining)
+            if parser.runs and parser.at_class_choice():
+                allowed = self._choose_class(parser, remaining, allowed,
+                                             scores[row])
+            elif parser.runs and parser.in_run():
+                # an item of a run is complete: the run goes on
+                allowed = _go_on(parser, allowed)
+            mask[row, allowed] = 0
+        return scores + mask
+
+    def _choose_class(self, parser: RowParser, remaining: int,
+                      allowed: List[int], scores: Tensor) -> List[int]:
+        """The tokens allowed where a class name starts (see the class
+        doc)."""
+        close = parser.v.close[parser.kind]
+        run = None if parser.first else parser.run_class()
+        if run is not None:  # go on with the run
+            return _go_on(parser,
+                          sorted(set(parser.next_ids(remaining, run)) |
+                                 {close}))
+        starts = self._starts[(parser.kind, parser.first)].to(scores.device)
+        probs = torch.cat([scores[starts], scores[close:close + 1]]).float(
+        ).softmax(-1)
+        ok = torch.tensor([t in allowed for t in starts.tolist()],
+                          device=scores.device)
+        if not ok.any():
+            return [close]
+        best = int(torch.where(ok, probs[:-1], -1.0).argmax())
+        go = probs[best]
+        if go < self.switch_prob or go <= probs[-1]:
+            return [close]
+        return [int(starts[best])]
+
+
+def _go_on(parser: RowParser, allowed: List[int]) -> List[int]:
+    """Inside a class run: every allowed token but the closing tag (the
+    closing tag alone where nothing else is allowed)."""
+    close = parser.v.close[parser.kind]
+    go = [t for t in allowed if t != close]
+    return go or allowed
