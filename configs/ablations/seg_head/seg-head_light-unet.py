@@ -1,0 +1,22 @@
+# Ablation: the light U-Net decoder (LightUNetHead) instead of mmseg's FCN
+# head on the embedded default's pyramid (strides 4/8/16/32, 64 channels).
+# Everything else as in the tiny shapes config.
+_base_ = ['../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py']
+
+neck_dims = 64
+
+model = dict(
+    seg_head=dict(
+        _delete_=True,
+        type='LightUNetHead',
+        in_channels=[neck_dims] * 4,
+        in_index=[0, 1, 2, 3],
+        channels=neck_dims,
+        num_convs=1,
+        num_classes=4,
+        dropout_ratio=0.0,
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        align_corners=False,
+        loss_decode=dict(
+            type='mmseg.CrossEntropyLoss', use_sigmoid=False,
+            loss_weight=1.0)))

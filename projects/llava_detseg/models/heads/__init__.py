@@ -1,0 +1,3 @@
+from .light_unet_head import LightUNetHead
+
+__all__ = ['LightUNetHead']
