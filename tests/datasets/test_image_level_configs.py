@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 
 from image_level_files import (write_cifar10, write_fashion_mnist,
                                write_flickr8k)
-from llava_detseg.registry import DATASETS
+from llava_detseg.registry import DATASETS, METRICS
 from llava_detseg.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -99,3 +99,24 @@ def test_retrieval_evaluator_scores_hand_made_embeddings(tmp_path):
     metrics = evaluator.evaluate(len(samples))
     assert metrics['retrieval/i2t_R@1'] == 100.0
     assert metrics['retrieval/t2i_R@10'] == 100.0
+
+
+def test_cifar10_class_asked_in_words_is_scored_on_the_answer(tmp_path):
+    register_all_modules()
+    init_default_scope('llava_detseg')
+    root = str(tmp_path / 'cifar10')
+    write_cifar10(root)
+    cfg = Config.fromfile(osp.join(BASE, 'cifar10.py'))
+    ds = DATASETS.build(dict(cfg.cifar10_test, data_root=root,
+                             question='What is in this image?'))
+    sample = ds[1]['data_samples']
+    assert sample.tasks == ['cls', 'vqa']
+    answer = sample.conversations[0][1]['value']
+    assert answer == 'automobile'
+    # what the language path fills for that question, scored in words
+    metric = METRICS.build(cfg.cifar10_answer_evaluator)
+    asked = [dict(tasks=['cls', 'vqa'], pred_answers=[pred],
+                  gt_answers=[answer]) for pred in ('Automobile.', 'truck')]
+    metric.process(None, asked)
+    assert metric.evaluate(2) == {'cls_answer/accuracy': 0.5,
+                                  'cls_answer/num_questions': 2}

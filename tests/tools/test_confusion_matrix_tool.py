@@ -2,6 +2,7 @@
 a checkpoint, and tools/test.py scoring a tiny CIFAR-10 test set with the
 cifar10.py evaluators (a stand-in model predicts the classes: the project's
 model has no classification part yet)."""
+import glob
 import importlib.util
 import json
 import os
@@ -109,6 +110,9 @@ def test_test_py_scores_cifar10_and_the_tool_draws_it(tmp_path, toy):
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'accuracy/top1: 80.0000' in done.stdout
     assert 'accuracy/top5: 100.0000' in done.stdout
+    # the PNG of the evaluation, through the run's visualizer
+    assert glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'vis_image' /
+                         'confusion_matrix_0.png'))
     # from the dumped predictions
     out_json, png = str(tmp_path / 'cm.json'), str(tmp_path / 'cm.png')
     done = _run(TOOL, [config, preds, '--out', out_json, '--show-path', png,

@@ -44,3 +44,8 @@ cifar10_evaluator = [
          metric=dict(type='Accuracy', topk=(1, 5))),
     dict(type='TaskMetric', task='cls', metric=dict(type='ConfusionMatrix')),
 ]
+# with question= set on the datasets: the class answered in words by the
+# language branch, scored by exact match after VQA normalisation
+cifar10_answer_evaluator = dict(
+    type='TaskMetric', task='vqa',
+    metric=dict(type='VQAMetric', answer_types=False, prefix='cls_answer'))
