@@ -88,9 +88,12 @@ def test_label_count_and_range_faults(root):
     write_pickle(path, bad)
     with pytest.raises(DataError, match='field "labels": 1 labels for 2'):
         _dataset(root)
-    write_pickle(path, cifar_batch([0, 1], [0, 10], 'b1'))
-    with pytest.raises(DataError, match=r'sample 1, field "labels": label '
-                       r'10 is not a class index 0\.\.9'):
+    write_pickle(path, cifar_batch([0, 1], [0, 1], 'b1'))
+    # the sample's index in its own file (the split's index would be 3)
+    second = _batch_path(root, 'data_batch_2')
+    write_pickle(second, cifar_batch([2, 3], [2, 10], 'b2'))
+    with pytest.raises(DataError, match=rf'{second}: sample 1, field '
+                       r'"labels": label 10 is not a class index 0\.\.9'):
         _dataset(root)
     ds = _dataset(root, on_error='skip')
     assert len(ds) == 9 and ds.policy.skipped == {'sample': 1}

@@ -69,7 +69,8 @@ def test_label_outside_the_classes(tmp_path):
     write_fashion_mnist(root, num_train=3, gz=False)
     with open(osp.join(root, 'train-labels-idx1-ubyte'), 'wb') as f:
         f.write(idx_bytes(np.array([0, 12, 1], np.uint8)))
-    with pytest.raises(DataError, match='sample 1, field "labels": label 12'):
+    with pytest.raises(DataError, match='train-labels-idx1-ubyte: sample 1, '
+                       'field "labels": label 12'):
         _dataset(root)
     assert len(_dataset(root, on_error='skip')) == 2
 

@@ -69,7 +69,8 @@ class ImageClassificationDataset(BaseDataset):
 
     def load_samples(self) -> tuple:
         """``(images, labels, sources)``: per-sample arrays, class indices
-        and the file each came from (for messages)."""
+        and where each came from, ``(image file, label file, index in the
+        files)`` (for messages)."""
         raise NotImplementedError
 
     def load_data_list(self) -> List[dict]:
@@ -77,19 +78,18 @@ class ImageClassificationDataset(BaseDataset):
         images, labels, sources = self.load_samples()
         classes = self._metainfo['classes']
         data_list = []
-        for k, (img, label, source) in enumerate(zip(images, labels,
-                                                     sources)):
+        for img, label, (img_file, label_file, k) in zip(images, labels,
+                                                         sources):
             label = int(label)
             if not 0 <= label < len(classes):
                 self.policy(
-                    self.sample_error(
-                        source, k, 'labels',
-                        f'label {label} is not a class index 0..'
-                        f'{len(classes) - 1} ({len(classes)} classes)'),
-                    'sample')
+                    data_error(label_file, str(k), 'labels',
+                               f'label {label} is not a class index 0..'
+                               f'{len(classes) - 1} ({len(classes)} '
+                               'classes)', 'labels.range'), 'sample')
                 continue
             info = dict(img=img, gt_label=label, img_id=len(data_list),
-                        img_source=source, tasks=list(self.tasks))
+                        img_source=img_file, tasks=list(self.tasks))
             if self.question:
                 info['conversations'] = [
                     prompt_conversation(self.question, classes[label])
@@ -102,12 +102,6 @@ class ImageClassificationDataset(BaseDataset):
         if not data_list:
             raise DataError(f'{self.data_root}: no usable {self.split} sample')
         return data_list
-
-    @staticmethod
-    def sample_error(file: str, index: int, field: str,
-                     problem: str) -> DataError:
-        """A :class:`DataError` about sample ``index`` of ``file``."""
-        return data_error(file, f'{index}', field, problem)
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """The sample's class (for class-balanced wrappers)."""

@@ -55,12 +55,12 @@ class CIFAR10Dataset(ImageClassificationDataset):
     label_key = 'labels'
 
     def load_samples(self) -> Tuple[list, list, list]:
-        """Every image and label of the split's batches."""
+        """Every image and label of the split's batches, in file order."""
         self._check_meta()
         names = self.train_list if self.split == 'train' else self.test_list
         images: List[np.ndarray] = []
         labels: List[int] = []
-        sources: List[str] = []
+        sources: List[tuple] = []
         for name in names:
             path = osp.join(self.data_root, self.base_folder, name)
             batch = self._read_batch(path)
@@ -71,7 +71,7 @@ class CIFAR10Dataset(ImageClassificationDataset):
             imgs = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
             images.extend(imgs)
             labels.extend(int(x) for x in batch_labels)
-            sources.extend([path] * len(imgs))
+            sources.extend((path, path, k) for k in range(len(imgs)))
         return images, labels, sources
 
     def _read_batch(self, path: str) -> Optional[Tuple[np.ndarray, list]]:

@@ -120,5 +120,5 @@ class FashionMNISTDataset(ImageClassificationDataset):
                            'label per image, in order)', 'idx.count'),
                 'unmatched sample', count=abs(len(images) - len(labels)))
             images, labels = images[:n], labels[:n]
-        sources = [image_file] * len(images)
+        sources = [(image_file, label_file, k) for k in range(len(images))]
         return list(images), labels.tolist(), sources
