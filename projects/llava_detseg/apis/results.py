@@ -10,7 +10,7 @@ from mmengine.structures import InstanceData, PixelData
 from llava_detseg.models.language.responder import Response
 from llava_detseg.structures import DetSegTextCodec
 from llava_detseg.structures.box_scores import copied_box_scores
-from llava_detseg.structures.text_codec import rasterize_polygons
+from llava_detseg.structures.mask_polygons import rasterize_polygons
 
 
 def _rle(mask: np.ndarray) -> dict:

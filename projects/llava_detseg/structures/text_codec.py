@@ -27,107 +27,19 @@ The contract (documented in ``docs/text_format.md``)::
 * Decoding never raises on model output. It returns what it could parse and
   counts, per reason, what it could not (see :data:`FAILURE_KEYS`).
 """
-import re
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
-DET_OPEN, DET_CLOSE = '<DET>', '</DET>'
-SEG_OPEN, SEG_CLOSE = '<SEG>', '</SEG>'
-POLY_OPEN, POLY_CLOSE = '<poly>', '</poly>'
-ANSWER_PREFIX = 'Answer:'
-NUM_BINS = 1000
-ITEM_SEP = '; '
+from .mask_polygons import mask_to_polygons, rasterize_polygons
+from .text_parse import FAILURE_KEYS, ParsedResponse, parse_response
+from .text_tokens import (ANSWER_PREFIX, DET_CLOSE, DET_OPEN, ITEM_SEP,
+                          NUM_BINS, POLY_CLOSE, POLY_OPEN, SEG_CLOSE,
+                          SEG_OPEN, special_tokens)
 
-# Why an item of a block was dropped (one reason per dropped item, so the
-# counts add up to the number of dropped items) or what was malformed.
-FAILURE_KEYS = (
-    'unclosed_tag',  # <DET>/<SEG>/<poly> without its closing tag
-    'unopened_tag',  # a closing tag without its opening tag
-    'unknown_class',  # class name not in the codec's classes
-    'bad_loc_count',  # a box without exactly 4 locs, a polygon with odd locs
-    'bad_loc',  # <loc_N> with N outside [0, num_bins)
-    'inverted_box',  # x2 < x1 or y2 < y1
-    'empty_polygon',  # a polygon with fewer than 3 vertices
-    'garbage',  # anything else inside a block that is not the format
-)
-
-_LOC_RE = re.compile(r'<loc_(\d+)>')
-_OPEN_RE = re.compile(r'<(DET|SEG)>')
 _RESERVED = ('<', '>', ';')
 
 ImgShape = Tuple[int, int]
-
-
-def special_tokens(num_bins: int = NUM_BINS) -> List[str]:
-    """Every token the format needs, in a fixed order (tags then locs)."""
-    return [DET_OPEN, DET_CLOSE, SEG_OPEN, SEG_CLOSE, POLY_OPEN, POLY_CLOSE
-            ] + [f'<loc_{i}>' for i in range(num_bins)]
-
-
-@dataclass
-class ParsedResponse:
-    """What :meth:`DetSegTextCodec.decode` read from one response.
-
-    Attributes:
-        answer (str): The free text, without ``Answer:`` and the blocks.
-        img_shape (tuple): ``(h, w)`` the coordinates were decoded for.
-        bboxes (np.ndarray): (N, 4) float32 ``x1 y1 x2 y2`` in pixels.
-        labels (np.ndarray): (N,) int64 indices into ``classes``.
-        scores (np.ndarray): (N,) float32 rank scores ``(N - i) / N``.
-        polygons (list): ``(seg label, (K, 2) float32 pixel-centre xy)``.
-        has_det (bool): A ``<DET>`` block was present.
-        has_seg (bool): A ``<SEG>`` block was present.
-        failures (Counter): Count per :data:`FAILURE_KEYS` reason.
-    """
-    answer: str
-    img_shape: ImgShape
-    bboxes: np.ndarray
-    labels: np.ndarray
-    scores: np.ndarray
-    polygons: List[Tuple[int, np.ndarray]]
-    has_det: bool = False
-    has_seg: bool = False
-    failures: Counter = field(default_factory=Counter)
-
-    @property
-    def num_failures(self) -> int:
-        return int(sum(self.failures.values()))
-
-    @property
-    def ok(self) -> bool:
-        """Parsed without a single failure."""
-        return self.num_failures == 0
-
-    def render_sem_seg(self, background: int = 0) -> np.ndarray:
-        """Rasterise the polygons into an (h, w) int64 label map.
-
-        Polygons are painted largest first so that a region enclosed by
-        another (whose hole was filled when encoding) is painted over it.
-        """
-        return rasterize_polygons(self.polygons, self.img_shape, background)
-
-
-def rasterize_polygons(polygons: Sequence[Tuple[int, np.ndarray]],
-                       img_shape: ImgShape,
-                       background: int = 0) -> np.ndarray:
-    """Paint ``(label, (K, 2) pixel-centre xy)`` polygons, largest first."""
-    h, w = int(img_shape[0]), int(img_shape[1])
-    out = np.full((h, w), background, np.int32)
-    shift = 4  # cv2 fixed point: sub-pixel vertices from bin centres
-    order = sorted(
-        range(len(polygons)),
-        key=lambda i: -abs(cv2.contourArea(
-            np.asarray(polygons[i][1], np.float32).reshape(-1, 1, 2))))
-    for i in order:
-        label, pts = polygons[i]
-        pts = np.round(np.asarray(pts, np.float64) * (1 << shift))
-        cv2.fillPoly(out, [pts.astype(np.int32).reshape(-1, 1, 2)],
-                     int(label), lineType=cv2.LINE_8, shift=shift)
-    return out.astype(np.int64)
 
 
 def resolve_class_names(names, what: str = 'classes') -> Tuple[str, ...]:
@@ -298,35 +210,8 @@ class DetSegTextCodec:
     def mask_polygons(self, mask: np.ndarray) -> List[np.ndarray]:
         """Simplified outer polygons (pixel-centre xy) of a binary mask,
         one per connected region, largest region first."""
-        mask = np.ascontiguousarray(mask, dtype=np.uint8)
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
-        found = []
-        for c in contours:
-            region = np.zeros_like(mask)
-            cv2.drawContours(region, [c], -1, 1, thickness=-1)
-            area = int((region & mask).sum())
-            if area < self.min_region_area:
-                continue
-            poly = self._simplify(c)
-            found.append((area, poly))
-        found.sort(key=lambda t: -t[0])
-        return [p for _, p in found]
-
-    def _simplify(self, contour: np.ndarray) -> np.ndarray:
-        eps = self.tolerance
-        poly = cv2.approxPolyDP(contour, eps, True) if eps > 0 else contour
-        while len(poly) > self.max_vertices:
-            eps = max(eps, 0.5) * 1.5
-            poly = cv2.approxPolyDP(contour, eps, True)
-        poly = poly.reshape(-1, 2)
-        if len(poly) < 3:
-            # a one-pixel-thin region: its bounding rectangle (degenerate,
-            # still filled as a line) keeps it a valid polygon
-            x, y, bw, bh = cv2.boundingRect(contour)
-            poly = np.array([[x, y], [x + bw - 1, y], [x + bw - 1, y + bh - 1],
-                             [x, y + bh - 1]])
-        return poly.astype(np.float64)
+        return mask_to_polygons(mask, self.tolerance, self.max_vertices,
+                                self.min_region_area)
 
     def encode_seg(self, sem_seg: np.ndarray) -> str:
         """A ``<SEG>`` block of a (h, w) label map in original pixels.
@@ -375,141 +260,14 @@ class DetSegTextCodec:
     # decode
     # ------------------------------------------------------------------
     def decode(self, text: str, img_shape: ImgShape) -> ParsedResponse:
-        """Parse a response; never raises on model output.
+        """Parse a response; never raises on model output (see
+        :func:`~.text_parse.parse_response`).
 
         Args:
             text (str): The generated text.
             img_shape (tuple): Original ``(h, w)`` of the image.
         """
-        failures: Counter = Counter()
-        h, w = float(img_shape[0]), float(img_shape[1])
-        if not isinstance(text, str):
-            text = '' if text is None else str(text)
-        blocks, outside = self._split_blocks(text, failures)
-        boxes, labels, polygons = [], [], []
-        has = dict(DET=False, SEG=False)
-        for kind, content in blocks:
-            has[kind] = True
-            if kind == 'DET':
-                for item in _items(content):
-                    parsed = self._parse_box(item, w, h, failures)
-                    if parsed is not None:
-                        boxes.append(parsed[1])
-                        labels.append(parsed[0])
-            else:
-                for item in _items(content):
-                    polygons += self._parse_region(item, w, h, failures)
-        n = len(boxes)
-        answer = ' '.join(' '.join(outside).split())
-        if answer.startswith(ANSWER_PREFIX):
-            answer = answer[len(ANSWER_PREFIX):].strip()
-        return ParsedResponse(
-            answer=answer,
-            img_shape=(int(img_shape[0]), int(img_shape[1])),
-            bboxes=np.asarray(boxes, np.float32).reshape(-1, 4),
-            labels=np.asarray(labels, np.int64),
-            scores=(np.arange(n, 0, -1, dtype=np.float32) / max(n, 1)),
-            polygons=polygons,
-            has_det=has['DET'],
-            has_seg=has['SEG'],
-            failures=failures)
-
-    @staticmethod
-    def _split_blocks(text: str, failures: Counter) -> tuple:
-        """``([(kind, content)], [text outside blocks])``.
-
-        A block ends at its closing tag or, if that is missing, at the next
-        opening tag or the end of the text (counted as ``unclosed_tag``).
-        """
-        blocks, outside = [], []
-        pos = 0
-        while True:
-            m = _OPEN_RE.search(text, pos)
-            if m is None:
-                outside.append(text[pos:])
-                break
-            outside.append(text[pos:m.start()])
-            kind = m.group(1)
-            start = m.end()
-            close = text.find(f'</{kind}>', start)
-            nxt = _OPEN_RE.search(text, start)
-            if close >= 0 and (nxt is None or close < nxt.start()):
-                blocks.append((kind, text[start:close]))
-                pos = close + len(kind) + 3
-            else:
-                failures['unclosed_tag'] += 1
-                end = nxt.start() if nxt is not None else len(text)
-                blocks.append((kind, text[start:end]))
-                pos = end
-        for kind in ('DET', 'SEG'):
-            stray = sum(o.count(f'</{kind}>') for o in outside)
-            if stray:
-                failures['unopened_tag'] += stray
-        return blocks, outside
-
-    def _loc_values(self, text: str, failures: Counter) -> Optional[list]:
-        vals = [int(v) for v in _LOC_RE.findall(text)]
-        if any(v >= self.num_bins for v in vals):
-            failures['bad_loc'] += 1
-            return None
-        return vals
-
-    def _parse_box(self, item: str, w: float, h: float,
-                   failures: Counter) -> Optional[tuple]:
-        name, rest = _name_and_rest(item)
-        if _LOC_RE.sub('', rest).strip() or not rest:
-            failures['garbage'] += 1
-            return None
-        if name not in self._det_index:
-            failures['unknown_class'] += 1
-            return None
-        vals = self._loc_values(rest, failures)
-        if vals is None:
-            return None
-        if len(vals) != 4:
-            failures['bad_loc_count'] += 1
-            return None
-        x1, y1, x2, y2 = vals
-        if x2 < x1 or y2 < y1:
-            failures['inverted_box'] += 1
-            return None
-        xs = self.dequantize([x1, x2], w)
-        ys = self.dequantize([y1, y2], h)
-        return self._det_index[name], [xs[0], ys[0], xs[1], ys[1]]
-
-    def _parse_region(self, item: str, w: float, h: float,
-                      failures: Counter) -> List[tuple]:
-        name, rest = _name_and_rest(item)
-        if not rest.startswith(POLY_OPEN):
-            failures['garbage'] += 1
-            return []
-        if name not in self._seg_index:
-            failures['unknown_class'] += 1
-            return []
-        label = self._seg_index[name]
-        out = []
-        for piece in rest.split(POLY_OPEN)[1:]:
-            inner, closed, tail = piece.partition(POLY_CLOSE)
-            if not closed:
-                failures['unclosed_tag'] += 1
-            if tail.strip() or _LOC_RE.sub('', inner).strip():
-                failures['garbage'] += 1
-                continue
-            vals = self._loc_values(inner, failures)
-            if vals is None:
-                continue
-            if len(vals) % 2:
-                failures['bad_loc_count'] += 1
-                continue
-            if len(vals) < 6:
-                failures['empty_polygon'] += 1
-                continue
-            xy = np.asarray(vals, np.float64).reshape(-1, 2)
-            # bin centre -> pixel-centre frame (pixel i has centre i)
-            pts = np.stack([self.dequantize(xy[:, 0], w),
-                            self.dequantize(xy[:, 1], h)], 1) - 0.5
-            out.append((label, pts.astype(np.float32)))
-        return out
+        return parse_response(self, text, img_shape)
 
     # ------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -518,19 +276,6 @@ class DetSegTextCodec:
                 f'max_vertices={self.max_vertices}, '
                 f'tolerance={self.tolerance}, '
                 f'min_region_area={self.min_region_area})')
-
-
-def _items(content: str) -> List[str]:
-    """Non-empty ``;``-separated items of a block."""
-    return [s.strip() for s in content.split(';') if s.strip()]
-
-
-def _name_and_rest(item: str) -> Tuple[str, str]:
-    """Class name (text before the first ``<``, spaces collapsed), rest."""
-    cut = item.find('<')
-    if cut < 0:
-        return ' '.join(item.split()), ''
-    return ' '.join(item[:cut].split()), item[cut:].strip()
 
 
 def _numpy(x) -> np.ndarray:
@@ -550,5 +295,6 @@ def codec_from_meta(meta: Dict, **kwargs) -> DetSegTextCodec:
 __all__ = [
     'DetSegTextCodec', 'ParsedResponse', 'FAILURE_KEYS', 'special_tokens',
     'rasterize_polygons', 'codec_from_meta', 'DET_OPEN', 'DET_CLOSE',
-    'SEG_OPEN', 'SEG_CLOSE', 'POLY_OPEN', 'POLY_CLOSE', 'NUM_BINS'
+    'SEG_OPEN', 'SEG_CLOSE', 'POLY_OPEN', 'POLY_CLOSE', 'NUM_BINS',
+    'ANSWER_PREFIX', 'ITEM_SEP'
 ]
