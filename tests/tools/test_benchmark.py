@@ -85,6 +85,7 @@ def test_peaks_are_positive_rates():
     cp = _load('compute_profile')
     assert cp.matmul_peak(64, repeats=1) > 0
     assert cp.conv_peak((1, 4, 8, 8), repeats=1) > 0
+    assert cp.matmul_peak(64, repeats=1, cpu=True) > 0
 
 
 def test_benchmark_reports_flops_and_breakdown(cfg, tmp_path):
@@ -100,7 +101,7 @@ def test_benchmark_reports_flops_and_breakdown(cfg, tmp_path):
     ])
     train = results['train']
     assert train['flops'] > 0 and train['flop_rate'] > 0
-    assert 0 < train['roofline_share']
+    assert 0 < train['roofline_share'] and 0 < train['roofline_share_cpu']
     parts = {r['part']: r for r in train['breakdown']}
     for part in ('backbone', 'neck', 'det_head', 'seg_head', 'language'):
         assert parts[part]['fwd_flops'] > 0, part

@@ -115,20 +115,25 @@ def time_steps(step: Callable, batches, iters: int, warmup: int,
     """Per-step wall times: mean, best, images/s."""
     import torch
     times: List[float] = []
+    cpu_times: List[float] = []
     images = 0
     for i in range(warmup + iters):
         batch = next(batches)
         if device == 'cuda':
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with torch.set_grad_enabled(train):
             step(batch)
         if device == 'cuda':
             torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
             images += len(batch['data_samples'])
+    # CPU time (all threads): what the step costs when other processes
+    # share the cores and stretch its wall time
     return dict(mean_s=statistics.mean(times), best_s=min(times),
+                mean_cpu_s=statistics.mean(cpu_times),
                 images_per_s=images / sum(times))
 
 
@@ -177,10 +182,15 @@ def main(argv=None) -> dict:
     if 'peak' in args.analyses:
         results['matmul_peak'] = matmul_peak(args.matmul_size)
         results['conv_peak'] = conv_peak(tuple(args.conv_shape))
+        results['matmul_peak_cpu'] = matmul_peak(args.matmul_size, cpu=True)
+        results['conv_peak_cpu'] = conv_peak(tuple(args.conv_shape),
+                                             cpu=True)
         print(f'peak: {format_flops(results["matmul_peak"])} GFLOP/s fp32 '
               f'matmul {args.matmul_size}^3, '
               f'{format_flops(results["conv_peak"])} GFLOP/s 3x3 conv on '
-              f'{tuple(args.conv_shape)}')
+              f'{tuple(args.conv_shape)}; per CPU-second '
+              f'{format_flops(results["matmul_peak_cpu"])} and '
+              f'{format_flops(results["conv_peak_cpu"])}')
     for phase in args.phases:
         train = phase == 'train'
         step, batches, batch_size = phase_step(model, cfg, phase)
@@ -195,6 +205,7 @@ def main(argv=None) -> dict:
         if 'flops' in args.analyses:
             res.update(measure_flops(step, batches, train))
             res['flop_rate'] = res['flops'] / res['mean_s']
+            res['flop_rate_cpu'] = res['flops'] / res['mean_cpu_s']
             what = 'forward + backward' if train else 'predict'
             print(f'{phase}: {format_flops(res["flops"])} GFLOP per step '
                   f'({what}), {format_flops(res["flops_per_image"])} GFLOP '
@@ -202,8 +213,11 @@ def main(argv=None) -> dict:
             if 'matmul_peak' in results:
                 res['roofline_share'] = res['flop_rate'] / \
                     results['matmul_peak']
+                res['roofline_share_cpu'] = res['flop_rate_cpu'] / \
+                    results['matmul_peak_cpu']
                 print(f'{phase}: {res["roofline_share"]:.0%} of the matmul '
-                      'peak')
+                      f'peak (wall time), {res["roofline_share_cpu"]:.0%} '
+                      'per CPU-second')
         if train and 'breakdown' in args.analyses:
             rows, step_time = measure_breakdown(model, step, batches)
             res['breakdown'] = rows

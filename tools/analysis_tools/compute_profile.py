@@ -49,25 +49,30 @@ def count_flops(fn: Callable[[], Any]) -> Tuple[Any, int]:
     return out, counter.get_total_flops()
 
 
-def _best_rate(fn: Callable[[], Any], flops: float, repeats: int) -> float:
+def _best_rate(fn: Callable[[], Any], flops: float, repeats: int,
+               cpu: bool = False) -> float:
+    """FLOP/s of ``fn``'s best run; ``cpu``: FLOPs per second of the
+    process's CPU time (all threads), which other processes' load on the
+    cores does not dilute as it does the wall time."""
+    clock = time.process_time if cpu else time.perf_counter
     fn()  # warm-up: thread pool, allocator, kernel selection
     best = float('inf')
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return flops / best
+        best = min(best, clock() - start)
+    return flops / max(best, 1e-9)
 
 
-def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(n: int = 2048, repeats: int = 5, cpu: bool = False) -> float:
     """FLOP/s of an (n, n) x (n, n) fp32 matrix product, best of
-    ``repeats``."""
+    ``repeats`` (``cpu``: per CPU-second, see :func:`_best_rate`)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return _best_rate(lambda: a @ b, 2.0 * n**3, repeats)
+    return _best_rate(lambda: a @ b, 2.0 * n**3, repeats, cpu)
 
 
 def conv_peak(shape: Tuple[int, int, int, int] = (16, 64, 32, 32),
-              repeats: int = 5) -> float:
+              repeats: int = 5, cpu: bool = False) -> float:
     """FLOP/s of a 3x3, stride-1, same-width fp32 convolution on an
     ``(N, C, H, W)`` input, best of ``repeats``."""
     n, c, h, w = shape
@@ -75,7 +80,7 @@ def conv_peak(shape: Tuple[int, int, int, int] = (16, 64, 32, 32),
     flops = 2.0 * n * c * h * w * c * 9
     return _best_rate(
         lambda: torch.nn.functional.conv2d(x, weight, padding=1), flops,
-        repeats)
+        repeats, cpu)
 
 
 def _public_methods(obj: Any) -> List[str]:
