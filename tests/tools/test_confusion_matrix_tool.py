@@ -1,7 +1,7 @@
 """tools/analysis_tools/confusion_matrix.py from dumped predictions and from
-a checkpoint, and tools/test.py scoring a tiny CIFAR-10 test set with the
-cifar10.py evaluators (a stand-in model predicts the classes: the project's
-model has no classification part yet)."""
+a checkpoint, and tools/test.py scoring tiny CIFAR-10 and Flickr8k test
+sets with the evaluators of cifar10.py and flickr8k.py (a stand-in model
+fills the predictions: the project's model has no cls / itc parts yet)."""
 import glob
 import importlib.util
 import json
@@ -15,18 +15,24 @@ import mmengine
 import pytest
 import torch
 
-from image_level_files import write_cifar10
+from image_level_files import write_cifar10, write_flickr8k
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'confusion_matrix.py')
 BASE = osp.join(ROOT, 'configs', '_base_', 'datasets', 'cifar10.py')
 
 # reads the class off the red channel (= sample index, labels = index % 10)
-# and misses sample 27 on purpose
+# and misses sample 27 on purpose; embeds a Flickr image by its name and a
+# caption by the name it holds ("caption n of e.jpg"), but f.jpg's captions
+# as e.jpg's
 TOY_MODEL = '''
 import torch
 from mmengine.model import BaseModel
 from llava_detseg.registry import MODELS
+
+
+def embed(name):
+    return torch.eye(16)[sum(name.encode()) % 16]
 
 
 @MODELS.register_module()
@@ -39,6 +45,12 @@ class ToyImageLevelModel(BaseModel):
         if mode == 'loss':
             return dict(loss=self.scale.sum() * 0)
         for img, sample in zip(inputs, data_samples):
+            if 'itc' in sample.tasks:
+                sample.pred_image_embed = embed(sample.img_id)
+                sample.pred_text_embeds = torch.stack([
+                    embed(c.split()[-2].replace('f.jpg', 'e.jpg'))
+                    for c in sample.captions])
+                continue
             red = int(img[2, img.shape[1] // 2, img.shape[2] // 2])  # BGR
             score = torch.full((10, ), 0.01)
             score[0 if red == 27 else red % 10] = 0.9
@@ -48,10 +60,14 @@ class ToyImageLevelModel(BaseModel):
 '''
 
 
-def _config(tmp_path, data_root):
-    path = tmp_path / 'toy_cifar10.py'
+def _config(tmp_path, data_root, flickr_root=None):
+    flickr = f'''
+                dict(type='Flickr8kDataset', data_root={flickr_root!r},
+                     split='test', test_mode=True, tasks=('itc', ),
+                     pipeline=_base_.flickr8k_test_pipeline),'''
+    path = tmp_path / 'toy_image_level.py'
     path.write_text(textwrap.dedent(f'''
-        _base_ = [{BASE!r}]
+        _base_ = [{BASE!r}, {BASE.replace('cifar10', 'flickr8k')!r}]
         custom_imports = dict(imports=['toy_image_level_model'],
                               allow_failed_imports=False)
         default_scope = 'llava_detseg'
@@ -59,11 +75,16 @@ def _config(tmp_path, data_root):
         test_dataloader = dict(
             batch_size=2, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(type='CIFAR10Dataset', data_root={data_root!r},
-                         split='test', test_mode=True,
-                         pipeline=_base_.cifar10_test_pipeline))
+            dataset=dict(type='ConcatDataset', ignore_keys=['classes'],
+                datasets=[
+                dict(type='CIFAR10Dataset', data_root={data_root!r},
+                     split='test', test_mode=True,
+                     pipeline=_base_.cifar10_test_pipeline),
+                {flickr if flickr_root else ''}]))
         test_cfg = dict(type='TestLoop')
-        test_evaluator = _base_.cifar10_evaluator
+        test_evaluator = [_base_.cifar10_accuracy_evaluator,
+                          _base_.cifar10_cm_evaluator,
+                          _base_.flickr8k_evaluator]
     '''))
     (tmp_path / 'toy_image_level_model.py').write_text(TOY_MODEL)
     ckpt = tmp_path / 'toy.pth'
@@ -97,7 +118,8 @@ def _tool():
 def toy(tmp_path):
     data_root = str(tmp_path / 'cifar10')
     write_cifar10(data_root, per_batch=5)  # test: indices 25..29
-    return _config(tmp_path, data_root)
+    flickr_root = write_flickr8k(str(tmp_path / 'flickr8k'))  # e, f.jpg
+    return _config(tmp_path, data_root, flickr_root)
 
 
 @pytest.mark.slow
@@ -110,6 +132,10 @@ def test_test_py_scores_cifar10_and_the_tool_draws_it(tmp_path, toy):
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'accuracy/top1: 80.0000' in done.stdout
     assert 'accuracy/top5: 100.0000' in done.stdout
+    # f.jpg's image matches no caption, its captions match e.jpg
+    for key, value in (('i2t_R@1', 50), ('i2t_R@5', 50), ('i2t_R@10', 100),
+                       ('t2i_R@1', 50), ('t2i_R@5', 100)):
+        assert f'retrieval/{key}: {value:.4f}' in done.stdout, key
     # the PNG of the evaluation, through the run's visualizer
     assert glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'vis_image' /
                          'confusion_matrix_0.png'))

@@ -49,15 +49,28 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def dataset_classes(cfg: Config) -> Optional[List[str]]:
-    """The test dataset's classes: its class's ``METAINFO`` (or the config's
-    ``metainfo``), without reading the data."""
+    """The test dataset's classes, without reading the data."""
+    return _classes_of(cfg.get('test_dataloader', {}).get('dataset', {}))
+
+
+def _classes_of(dataset: dict) -> Optional[List[str]]:
+    """``metainfo['classes']`` or the class's ``METAINFO``; for a wrapper
+    (``ConcatDataset``, ``MultiTaskConcatDataset``, ``RepeatDataset``) the
+    first wrapped dataset that has classes, whose meta the wrapper takes."""
     from llava_detseg.registry import DATASETS
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
     meta = dataset.get('metainfo') or {}
     if meta.get('classes'):
         return list(meta['classes'])
-    cls = DATASETS.get(dataset.get('type', '')) if dataset.get('type') \
-        else None
+    inner = dataset.get('datasets') or dataset.get('dataset')
+    if inner:
+        inner = list(inner.values()) if isinstance(inner, dict) and \
+            'type' not in inner else inner
+        for sub in inner if isinstance(inner, list) else [inner]:
+            classes = _classes_of(sub)
+            if classes:
+                return classes
+        return None
+    cls = DATASETS.get(dataset['type']) if dataset.get('type') else None
     classes = getattr(cls, 'METAINFO', {}).get('classes') if cls else None
     return list(classes) if classes else None
 

@@ -39,11 +39,12 @@ cifar10_test = dict(
     pipeline=cifar10_test_pipeline)
 # top-1 / top-5 as mmpretrain reports them, and the confusion matrix (a PNG
 # per evaluation in the run's vis_data/vis_image/)
-cifar10_evaluator = [
-    dict(type='TaskMetric', task='cls',
-         metric=dict(type='Accuracy', topk=(1, 5))),
-    dict(type='TaskMetric', task='cls', metric=dict(type='ConfusionMatrix')),
-]
+cifar10_accuracy_evaluator = dict(
+    type='TaskMetric', task='cls', metric=dict(type='Accuracy', topk=(1, 5)))
+cifar10_cm_evaluator = dict(
+    type='TaskMetric', task='cls', metric=dict(type='ConfusionMatrix'))
+# a mixture lists the two dicts above beside its other evaluators
+cifar10_evaluator = [cifar10_accuracy_evaluator, cifar10_cm_evaluator]
 # with question= set on the datasets: the class answered in words by the
 # language branch, scored by exact match after VQA normalisation
 cifar10_answer_evaluator = dict(

@@ -29,8 +29,9 @@ fashion_mnist_test = dict(
     test_mode=True,
     on_error=fashion_mnist_on_error,
     pipeline=fashion_mnist_test_pipeline)
-fashion_mnist_evaluator = [
-    dict(type='TaskMetric', task='cls',
-         metric=dict(type='Accuracy', topk=(1, 5))),
-    dict(type='TaskMetric', task='cls', metric=dict(type='ConfusionMatrix')),
-]
+fashion_mnist_accuracy_evaluator = dict(
+    type='TaskMetric', task='cls', metric=dict(type='Accuracy', topk=(1, 5)))
+fashion_mnist_cm_evaluator = dict(
+    type='TaskMetric', task='cls', metric=dict(type='ConfusionMatrix'))
+# a mixture lists the two dicts above beside its other evaluators
+fashion_mnist_evaluator = [fashion_mnist_accuracy_evaluator, fashion_mnist_cm_evaluator]
