@@ -23,7 +23,7 @@ class _Model(nn.Module):
     def run(self):
         hidden = [torch.randn(2, 5, 8) for _ in range(3)]
         for task in ('det', 'seg', 'vqa'):
-            tokens, _ = self.router(task, hidden)
+            tokens, _, _ = self.router(task, hidden)
         self.language.projector(tokens[0])
 
 

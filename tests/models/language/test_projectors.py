@@ -53,16 +53,17 @@ def test_moe_projector_routes_top_k_and_returns_losses():
     torch.manual_seed(0)
     proj = MoEProjector(16, 24, num_experts=4, top_k=2)
     proj.train()
-    out = proj(torch.randn(3, 7, 16))
+    out, aux = proj.forward_with_aux(torch.randn(3, 7, 16))
     out.sum().backward()
-    losses = proj.pop_losses()
+    losses = proj.aux_losses(aux)
     assert set(losses) == {'loss_balance', 'loss_z'}
     assert proj.usage.sum() == 3 * 7 * 2  # k experts per token
     assert proj.gate.proj.weight.grad.abs().sum() > 0
     proj.eval()
     x = torch.randn(2, 4, 16)
-    assert torch.equal(proj(x), proj(x))
-    assert proj.pop_losses() == {}
+    out, aux = proj.forward_with_aux(x)
+    assert torch.equal(out, proj(x))
+    assert proj.aux_losses(aux) == {}
 
 
 def test_adaptive_moe_uses_the_selected_layer_projection():

@@ -5,6 +5,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from llava_detseg.models.routers import GatedFeatureRouter
+from llava_detseg.models.routers.moe import AuxOutputs
 from llava_detseg.registry import DATASETS, MODELS
 
 C, HW = 16, 4
@@ -46,16 +47,17 @@ def test_layer_gates_sum_to_one_per_task_and_level():
 def test_outputs_shapes_maps_and_losses():
     router = _router()
     router.train()
-    tokens, weights = router('det', _hidden(), torch.randn(3, 8))
+    tokens, weights, aux = router('det', _hidden(), torch.randn(3, 8))
     assert len(tokens) == 2 and tokens[0].shape == (3, 1 + HW * HW, C)
     maps = router.to_maps(tokens, (HW, HW))
     assert maps[0].shape == (3, C, HW, HW)
     assert weights.shape == (3, 3)
-    tokens, _ = router('vqa', _hidden(), torch.randn(3, 8))
+    tokens, _, vqa_aux = router('vqa', _hidden(), torch.randn(3, 8))
     assert len(tokens) == 1
-    losses = router.pop_losses()
+    aux += vqa_aux
+    losses = router.aux_losses(aux)
     assert set(losses) == {'loss_balance', 'loss_z'}
-    assert router.pop_losses() == {}
+    assert router.aux_losses(AuxOutputs()) == {}
     usage = router.stats.sums['expert_usage/det']
     # top-2 of 4: every token dispatched to exactly two pool experts
     assert usage.sum() == 2 * 2 * 3 * (1 + HW * HW)
@@ -65,11 +67,12 @@ def test_gradients_reach_gates_experts_and_layer_heads():
     torch.manual_seed(0)
     router = _router()
     router.train()
-    out = 0
+    out, aux = 0, AuxOutputs()
     for task in ('det', 'seg', 'vqa'):
-        tokens, _ = router(task, _hidden(), torch.randn(3, 8))
+        tokens, _, routed = router(task, _hidden(), torch.randn(3, 8))
         out = out + sum(t.pow(2).mean() for t in tokens)
-    loss = out + sum(router.pop_losses().values())
+        aux += routed
+    loss = out + sum(router.aux_losses(aux).values())
     loss.backward()
     for name, p in router.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -80,11 +83,11 @@ def test_eval_is_deterministic_and_noise_free():
     router = _router(noise_std=10.0)
     hidden, instr = _hidden(), torch.randn(3, 8)
     router.eval()
-    a, _ = router('seg', hidden, instr)
-    b, _ = router('seg', hidden, instr)
+    a, _, _ = router('seg', hidden, instr)
+    b, _, _ = router('seg', hidden, instr)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     router.train()
-    c, _ = router('seg', hidden, instr)
+    c, _, _ = router('seg', hidden, instr)
     assert not all(torch.equal(x, y) for x, y in zip(a, c))
 
 
@@ -93,11 +96,11 @@ def test_fixed_mix_is_the_equal_average_without_parameters():
                      task_experts=False, num_experts=0)
     assert not list(router.parameters())
     hidden = _hidden()
-    tokens, weights = router('det', hidden, None)
+    tokens, weights, aux = router('det', hidden, None)
     mean = torch.stack(hidden[1:4]).mean(0)
     assert torch.allclose(tokens[0], mean, atol=1e-6)
     assert torch.allclose(weights, torch.full((3, 3), 1 / 3))
-    assert router.pop_losses() == {}
+    assert router.aux_losses(aux) == {}
 
 
 def test_bad_config_is_named():

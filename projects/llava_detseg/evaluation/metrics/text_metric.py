@@ -3,6 +3,7 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmdet.evaluation.functional import bbox_overlaps
 from mmengine.evaluator import BaseMetric
 
 from llava_detseg.models.utils import build_in_scope
@@ -285,14 +286,7 @@ def _matches(tb: np.ndarray, tl: np.ndarray, hb: np.ndarray, hl: np.ndarray,
     sets, in the order of the text boxes."""
     if len(tb) == 0 or len(hb) == 0:
         return 0
-    x1 = np.maximum(tb[:, None, 0], hb[None, :, 0])
-    y1 = np.maximum(tb[:, None, 1], hb[None, :, 1])
-    x2 = np.minimum(tb[:, None, 2], hb[None, :, 2])
-    y2 = np.minimum(tb[:, None, 3], hb[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
-    iou = inter / np.maximum(area(tb)[:, None] + area(hb)[None] - inter,
-                             1e-9)
+    iou = bbox_overlaps(np.asarray(tb), np.asarray(hb))
     iou[tl[:, None] != hl[None, :]] = 0
     used = np.zeros(len(hb), bool)
     tp = 0

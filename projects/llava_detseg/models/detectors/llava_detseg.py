@@ -2,11 +2,9 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmdet.structures import DetDataSample
 from mmdet.utils import ConfigType, OptConfigType
 from mmengine.model import BaseModel
-from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
@@ -18,12 +16,15 @@ from ..language.responder import (BatchImageTokens, Request,
 from ..language.text_tasks import TextTaskIO
 from llava_detseg.tasks import TASKS
 from ..routers import build_router
+from ..routers.moe import AuxOutputs
+from .dense_heads import head_loss, seg_predictions
+from .task_inputs import TaskInputs
 from ..utils import build_in_scope
 from ..utils.scalar_params import vectorize_scalar_params
 
 
 @MODELS.register_module()
-class LlavaDetSeg(BaseModel):
+class LlavaDetSeg(TaskInputs, BaseModel):
     """A LLaVA-style model that also detects and segments.
 
     The backbone runs once per image; its tapped maps go through the neck to
@@ -167,73 +168,6 @@ class LlavaDetSeg(BaseModel):
             return None, vit
         return self.neck(vit.maps), vit
 
-    def _task_feats(self, task: str, feats: Optional[Tuple[Tensor]],
-                    vit: ViTOutputs, idx: List[int],
-                    samples: Optional[List[DetDataSample]]
-                    ) -> Tuple[Tensor, ...]:
-        """The neck's pyramid for the samples ``idx`` of ``task``."""
-        n = vit.maps[0].shape[0]
-        if self.router is None:
-            return self._select(feats, idx, n)
-        hidden = self._select(vit.hidden_states, idx, n)
-        tokens, _ = self.router(
-            task, hidden, self._instruction(task, idx, samples, hidden[0]))
-        return self.neck(
-            self.router.to_maps(tokens, tuple(vit.maps[0].shape[-2:])))
-
-    def _instruction(self, task: str, idx: List[int],
-                     samples: Optional[List[DetDataSample]],
-                     like: Tensor) -> Optional[Tensor]:
-        """(len(idx), D) instruction embeddings for the router, or None."""
-        if self.language is None or not self.router.instruction_dims:
-            return None
-        if samples is None:
-            texts = [self.router.instructions[task]] * len(idx)
-        else:
-            texts = self.router.instruction_texts(
-                task, [samples[i] for i in idx])
-        return self.router.embed_instructions(self.language, texts,
-                                              like.device)
-
-    def _vqa_tokens(self, vit: ViTOutputs, idx: List[int],
-                    samples: Optional[List[DetDataSample]]) -> Tensor:
-        """(len(idx), N, D) projected image tokens for the language model:
-        its questions and its <DET>/<SEG> text answers alike (with a router,
-        through its ``vqa`` path and a routed projector's layer weights)."""
-        hidden = self._select(vit.hidden_states, idx, vit.maps[0].shape[0])
-        if self.router is None:
-            return self.language.image_tokens(hidden)
-        tokens, weights = self.router(
-            'vqa', hidden, self._instruction('vqa', idx, samples, hidden[0]))
-        return self.language.project(tokens[0], weights)
-
-    def _aux_losses(self) -> Dict[str, Tensor]:
-        """The router's and a routed projector's balance / z-losses."""
-        out = {}
-        if self.router is not None:
-            out.update({f'router.{k}': v
-                        for k, v in self.router.pop_losses().items()})
-        proj = self.language.projector if self.language is not None else None
-        if hasattr(proj, 'pop_losses'):
-            out.update({f'projector.{k}': v
-                        for k, v in proj.pop_losses().items()})
-        return out
-
-    @staticmethod
-    def _split(samples: Sequence[DetDataSample], task: str) -> List[int]:
-        return [
-            i for i, s in enumerate(samples) if task in s.metainfo.get(
-                'tasks', TASKS)
-        ]
-
-    @staticmethod
-    def _select(feats: Sequence[Tensor], idx: List[int],
-                total: int) -> Tuple[Tensor, ...]:
-        if len(idx) == total:
-            return tuple(feats)
-        index = torch.as_tensor(idx, device=feats[0].device)
-        return tuple(f.index_select(0, index) for f in feats)
-
     def _weighted(self, task: str, losses: dict) -> dict:
         w = self.loss_weights[task]
         out = {}
@@ -279,69 +213,74 @@ class LlavaDetSeg(BaseModel):
              data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
         """Sum of the weighted losses of every task present in the batch."""
         feats, vit = self.extract_feat(inputs)
-        n = len(data_samples)
         losses: Dict[str, Tensor] = {}
-        idx = self._split(data_samples, 'det')
-        if self.det_head is not None and idx:
-            losses.update(
-                self._weighted(
-                    'det',
-                    self.det_head.loss(
-                        self._task_feats('det', feats, vit, idx,
-                                         data_samples),
-                        [data_samples[i] for i in idx])))
-        idx = self._split(data_samples, 'seg')
-        if self.seg_head is not None and idx:
-            losses.update(
-                self._weighted(
-                    'seg',
-                    self.seg_head.loss(
-                        self._task_feats('seg', feats, vit, idx,
-                                         data_samples),
-                        [data_samples[i] for i in idx],
-                        self.train_cfg.get('seg'))))
+        # the gate outputs every routing returns, for the auxiliary losses
+        aux = AuxOutputs()
+        # the heads' raw outputs, which the distiller reads
+        head_outs: Dict[str, object] = {}
+        for task, head in (('det', self.det_head), ('seg', self.seg_head)):
+            idx = self._split(data_samples, task)
+            if head is None or not idx:
+                continue
+            x, routed = self._routed_feats(task, feats, vit, idx,
+                                           data_samples)
+            aux += routed
+            task_losses, head_outs[task] = head_loss(
+                task, head, x, [data_samples[i] for i in idx])
+            losses.update(self._weighted(task, task_losses))
         idx = self._split(data_samples, 'vqa')
         if self.language is not None and idx:
-            convs, owner = [], []
-            for row, i in enumerate(idx):
-                for conv in data_samples[i].metainfo.get('conversations', []):
-                    convs.append(conv)
-                    owner.append(row)
-            if convs and self.router is not None:
-                hidden = self._select(vit.hidden_states, idx, n)
-                losses.update(
-                    self._weighted(
-                        'vqa',
-                        self.router.vqa_loss(
-                            self.language, hidden,
-                            self._instruction('vqa', idx, data_samples,
-                                              hidden[0]), convs, owner)))
-            elif convs:
-                tokens = self.language.image_tokens(
-                    self._select(vit.hidden_states, idx, n))
-                if self.distiller is not None:
-                    vqa = self.distiller.vqa_loss(
-                        self, self._select([inputs], idx, n)[0], tokens,
-                        convs, owner)
-                else:
-                    vqa = self.language.loss(tokens, convs, owner)
-                losses.update(self._weighted('vqa', vqa))
+            losses.update(self._vqa_loss(inputs, vit, data_samples, idx, aux))
         if self.text is not None:
+            def tokens_fn(rows: List[int]) -> Tensor:
+                tokens, routed = self._image_tokens(vit, rows, data_samples)
+                aux.extend(routed)
+                return tokens
+
             # the text answers read the language branch's (routed) tokens
             losses.update(
-                self.text.loss(
-                    self.language, vit.hidden_states, data_samples,
-                    tokens_fn=lambda rows: self._vqa_tokens(
-                        vit, rows, data_samples)))
-        losses.update(self._aux_losses())
-        return self._extra_losses(inputs, data_samples, feats, losses)
+                self.text.loss(self.language, vit.hidden_states,
+                               data_samples, tokens_fn=tokens_fn))
+        losses.update(self._aux_losses(aux))
+        return self._extra_losses(inputs, data_samples, head_outs, losses)
+
+    def _vqa_loss(self, inputs: Tensor, vit: ViTOutputs,
+                  data_samples: List[DetDataSample], idx: List[int],
+                  aux: AuxOutputs) -> Dict[str, Tensor]:
+        """The weighted answer losses of the samples ``idx`` (routed, or
+        distilled, or plain); their routings' gate outputs go to ``aux``."""
+        convs, owner = [], []
+        for row, i in enumerate(idx):
+            for conv in data_samples[i].metainfo.get('conversations', []):
+                convs.append(conv)
+                owner.append(row)
+        if not convs:
+            return {}
+        n = len(data_samples)
+        hidden = self._select(vit.hidden_states, idx, n)
+        if self.router is not None:
+            vqa, routed = self.router.vqa_loss(
+                self.language, hidden,
+                self._instruction('vqa', idx, data_samples, hidden[0]),
+                convs, owner)
+        else:
+            tokens, routed = self.language.image_tokens(hidden,
+                                                        return_aux=True)
+            if self.distiller is not None:
+                vqa = self.distiller.vqa_loss(
+                    self, self._select([inputs], idx, n)[0], tokens, convs,
+                    owner)
+            else:
+                vqa = self.language.loss(tokens, convs, owner)
+        aux += routed
+        return self._weighted('vqa', vqa)
 
     def _extra_losses(self, inputs: Tensor, data_samples: List[DetDataSample],
-                      feats: Tuple[Tensor], losses: dict) -> dict:
+                      head_outs: Dict[str, object], losses: dict) -> dict:
         """Dense distillation, adapter L2 and loss balancing, when set."""
         if self.distiller is not None:
             dense = self.distiller.dense_loss(
-                self, inputs, feats, self._split(data_samples, 'det'),
+                self, inputs, head_outs, self._split(data_samples, 'det'),
                 self._split(data_samples, 'seg'))
             for key, value in dense.items():
                 losses[key] = value * self.loss_weights[key.split('.')[0]]
@@ -441,30 +380,11 @@ class LlavaDetSeg(BaseModel):
         if head is None:
             return
         x = self._task_feats(task, feats, vit, idx, data_samples)
+        samples = [data_samples[i] for i in idx]
         if task == 'det':
-            results = head.predict(x, [data_samples[i] for i in idx],
-                                   rescale=True)
-            for i, res in zip(idx, results):
-                data_samples[i].pred_instances = res
+            results = head.predict(x, samples, rescale=True)
+            for sample, res in zip(samples, results):
+                sample.pred_instances = res
             return
-        logits = head(x)
-        for row, i in enumerate(idx):
-            data_samples[i].pred_sem_seg = self._seg_to_original(
-                logits[row:row + 1], data_samples[i])
-
-    @staticmethod
-    def _seg_to_original(logits: Tensor, sample: DetDataSample) -> PixelData:
-        """Upsample to the padded input, crop the padding, resize to the
-        original image and take the arg-max label."""
-        pad_h, pad_w = sample.batch_input_shape
-        h, w = sample.img_shape[:2]
-        logits = F.interpolate(
-            logits, size=(pad_h, pad_w), mode='bilinear', align_corners=False)
-        logits = logits[..., :h, :w]
-        if sample.get('flip', False):
-            dims = dict(horizontal=(3, ), vertical=(2, ), diagonal=(2, 3))
-            logits = logits.flip(dims[sample.flip_direction])
-        logits = F.interpolate(
-            logits, size=sample.ori_shape[:2], mode='bilinear',
-            align_corners=False)
-        return PixelData(data=logits.argmax(dim=1))
+        for sample, seg in zip(samples, seg_predictions(head, x, samples)):
+            sample.pred_sem_seg = seg

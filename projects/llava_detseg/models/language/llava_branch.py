@@ -8,6 +8,7 @@ from torch import Tensor
 from transformers import LogitsProcessorList
 
 from llava_detseg.registry import MODELS
+from ..routers.moe import AuxOutputs
 from ..utils import load_hf_model, load_hf_tokenizer
 from .projectors import build_projector
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
@@ -133,24 +134,34 @@ class LlavaLanguageBranch(BaseModule):
             return self.mm_projector
         return self.llava.model.multi_modal_projector
 
-    def image_tokens(self, hidden_states: Sequence[Tensor]) -> Tensor:
-        """Project the chosen ViT layer to (B, N, D) language-model tokens."""
-        return self.project(hidden_states[self.vision_feature_layer])
+    def image_tokens(self, hidden_states: Sequence[Tensor],
+                     return_aux: bool = False):
+        """Project the chosen ViT layer to (B, N, D) language-model tokens
+        (see :meth:`project` for ``return_aux``)."""
+        return self.project(hidden_states[self.vision_feature_layer],
+                            return_aux=return_aux)
 
     def project(self, feats: Tensor,
-                layer_weights: Optional[Tensor] = None) -> Tensor:
+                layer_weights: Optional[Tensor] = None,
+                return_aux: bool = False):
         """Project (B, 1 + N, C) ViT tokens to (B, N, D) (CLS kept with the
         ``full`` strategy); ``layer_weights`` (B, L) reach a projector that
-        takes them (``adaptive_moe``)."""
+        takes them (``adaptive_moe``). ``return_aux``: ``(tokens,
+        AuxOutputs)``, a routed projector's gate outputs for its balance /
+        z-losses (empty for the others)."""
         if not self.keep_cls:
             feats = feats[:, 1:]
         proj = self.projector
         dtype = proj.linear_1.weight.dtype if hasattr(proj, 'linear_1') \
             else feats.dtype
         feats = feats.to(dtype)
-        if getattr(proj, 'takes_layer_weights', False):
-            return proj(feats, layer_weights)
-        return proj(feats)
+        args = (feats, layer_weights) if getattr(
+            proj, 'takes_layer_weights', False) else (feats, )
+        if not return_aux:
+            return proj(*args)
+        if hasattr(proj, 'forward_with_aux'):
+            return proj.forward_with_aux(*args)
+        return proj(*args), AuxOutputs()
 
     def _embed(self, ids: List[int], image: Tensor) -> Tensor:
         """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder."""

@@ -3,18 +3,19 @@
 ``projector=dict(type=...)`` of ``LlavaLanguageBranch`` takes one of
 ``linear``, ``mlp2x_gelu``, ``identity``, ``moe``, ``adaptive_moe`` (or the
 class names). ``in_dims`` / ``out_dims`` are filled in by the branch. Routed
-projectors keep their gates so that the model can add their balance and
-z-losses (``pop_losses``).
+projectors also return their gate outputs with their tokens
+(``forward_with_aux``: ``(tokens, AuxOutputs)``) and turn a batch's into
+balance and z-losses (``aux_losses``); ``forward`` gives the tokens alone,
+as every projector does.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional, Tuple
 
-import torch
 from mmdet.utils import OptConfigType
 from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
-from ..routers.moe import ExpertMLP, GateOutput, NoisyTopKGate, \
-    combine_experts
+from ..routers.moe import (AuxOutputs, ExpertMLP, GateOutput, NoisyTopKGate,
+                          combine_experts, gate_losses)
 
 
 @MODELS.register_module(name=['LinearProjector', 'linear'])
@@ -79,35 +80,30 @@ class IdentityProjector(nn.Module):
 
 
 class _RoutedProjector(nn.Module):
-    """Keeps gate outputs for the balance and z-losses."""
+    """Returns its gate outputs with its tokens (``forward_with_aux``) and
+    counts expert usage (``usage``, read and reset by ``RouterStatsHook``).
+    """
+
+    def forward(self, *args, **kwargs) -> Tensor:
+        return self.forward_with_aux(*args, **kwargs)[0]
 
     def _init_losses(self, loss_balance: OptConfigType,
                      loss_z: OptConfigType) -> None:
         self.loss_balance = MODELS.build(loss_balance) if loss_balance \
             else None
         self.loss_z = MODELS.build(loss_z) if loss_z else None
-        self._gates: List[GateOutput] = []
         self.usage = None  # (E,) dispatch counts since the last read
 
-    def _record(self, gate: GateOutput) -> None:
-        if self.training and torch.is_grad_enabled():
-            self._gates.append(gate)
+    def _record(self, gate: GateOutput) -> AuxOutputs:
         counts = gate.dispatch.detach().sum(0).float().cpu()
         self.usage = counts if self.usage is None else self.usage + counts
+        return AuxOutputs.of('projector', gate, self.training)
 
-    def pop_losses(self) -> Dict[str, Tensor]:
-        """Balance and z-losses of the forwards since the last call."""
-        gates, self._gates = self._gates, []
-        if not gates:
-            return {}
-        out = {}
-        if self.loss_balance is not None:
-            out['loss_balance'] = self.loss_balance(
-                torch.cat([g.probs for g in gates]),
-                torch.cat([g.dispatch for g in gates]))
-        if self.loss_z is not None:
-            out['loss_z'] = self.loss_z(torch.cat([g.logits for g in gates]))
-        return out
+    def aux_losses(self, aux: AuxOutputs) -> Dict[str, Tensor]:
+        """Balance and z-losses over the projector's gate outputs in
+        ``aux`` (every forward of a batch)."""
+        return gate_losses(aux.gates.get('projector', []), self.loss_balance,
+                           self.loss_z)
 
 
 @MODELS.register_module(name=['MoEProjector', 'moe'])
@@ -162,15 +158,16 @@ class MoEProjector(_RoutedProjector):
         """The base's first layer (its dtype is the projector's)."""
         return self.base.linear_1
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_with_aux(self, x: Tensor) -> Tuple[Tensor, AuxOutputs]:
+        """The projected tokens and the gate's outputs."""
         shape = x.shape
         flat = x.reshape(-1, shape[-1])
         h = self.in_norm(flat)
         gate = self.gate(h)
-        self._record(gate)
+        aux = self._record(gate)
         moe = combine_experts(h, self.experts, gate.weights, self.out_dims)
         out = self.base(flat) + self.out_norm(moe)
-        return out.view(*shape[:-1], self.out_dims)
+        return out.view(*shape[:-1], self.out_dims), aux
 
 
 @MODELS.register_module(name=['AdaptiveMoEProjector', 'adaptive_moe'])
@@ -217,8 +214,10 @@ class AdaptiveMoEProjector(_RoutedProjector):
         for proj in self.projs:
             proj.load_state_dict(state)
 
-    def forward(self, x: Tensor, layer_weights: Optional[Tensor] = None
-                ) -> Tensor:
+    def forward_with_aux(self, x: Tensor,
+                         layer_weights: Optional[Tensor] = None
+                         ) -> Tuple[Tensor, AuxOutputs]:
+        """The projected tokens and the layer choice as a gate output."""
         b = x.shape[0]
         if layer_weights is None:
             raise ValueError(
@@ -231,15 +230,14 @@ class AdaptiveMoEProjector(_RoutedProjector):
                 f'{tuple(layer_weights.shape)}; set '
                 'language.projector.num_layers to len(router.in_layers)')
         w = layer_weights.to(x.dtype)
-        self._record(
-            GateOutput(w, w, w, (w > 0).to(w.dtype)))
+        aux = self._record(GateOutput(w, w, w, (w > 0).to(w.dtype)))
         out = x.new_zeros(*x.shape[:-1], self.out_dims)
         for layer, proj in enumerate(self.projs):
             rows = w[:, layer].nonzero(as_tuple=True)[0]
             if rows.numel():
                 out = out.index_add(
                     0, rows, w[rows, layer, None, None] * proj(x[rows]))
-        return out
+        return out, aux
 
 
 def build_projector(cfg: dict, pretrained: Optional[nn.Module], in_dims: int,

@@ -1,6 +1,6 @@
 """Distillation against forgetting (stage 3 of the LoRA recipe)."""
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -132,9 +132,20 @@ class TaskDistiller(BaseModule):
         return out
 
     def dense_loss(self, model: nn.Module, inputs: Tensor,
-                   feats: Sequence[Tensor], det_idx: List[int],
+                   head_outs: Dict[str, Any], det_idx: List[int],
                    seg_idx: List[int]) -> Dict[str, Tensor]:
-        """KL of the det / seg outputs toward the teacher checkpoint's."""
+        """KL of the det / seg outputs toward the teacher checkpoint's.
+
+        Args:
+            model (nn.Module): The student ``LlavaDetSeg``.
+            inputs (Tensor): The batch (the teacher's input).
+            head_outs (dict): The student heads' raw outputs of its loss
+                pass: ``det`` the FCOS ``(cls_scores, bbox_preds,
+                centernesses)`` of the samples ``det_idx``, ``seg`` the
+                decode head's logits of ``seg_idx`` (reused, not
+                recomputed).
+            det_idx, seg_idx (list[int]): The batch rows of each task.
+        """
         if self.teacher is None:
             return {}
         teacher = self.teacher.to(inputs.device)
@@ -142,20 +153,19 @@ class TaskDistiller(BaseModule):
             t_feats, _ = teacher.extract_feat(inputs)
         n = inputs.shape[0]
         out = {}
-        if self.det_weight and det_idx and model.det_head is not None:
-            s_cls = model.det_head(model._select(feats, det_idx, n))[0]
+        if self.det_weight and det_idx and 'det' in head_outs:
+            s_cls = head_outs['det'][0]
             with torch.no_grad():
                 t_cls = teacher.det_head(
                     teacher._select(t_feats, det_idx, n))[0]
             kd = sum(binary_kl_logits(s, t, self.temperature)
                      for s, t in zip(s_cls, t_cls)) / len(s_cls)
             out['det.loss_kd'] = self.det_weight * kd
-        if self.seg_weight and seg_idx and model.seg_head is not None:
-            s_seg = model.seg_head(model._select(feats, seg_idx, n))
+        if self.seg_weight and seg_idx and 'seg' in head_outs:
             with torch.no_grad():
                 t_seg = teacher.seg_head(teacher._select(t_feats, seg_idx, n))
             out['seg.loss_kd'] = self.seg_weight * kl_div_logits(
-                s_seg, t_seg, self.temperature, dim=1)
+                head_outs['seg'], t_seg, self.temperature, dim=1)
         return out
 
 

@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
 from llava_detseg.tasks import TASKS
-from .moe import ExpertMLP, GateOutput, NoisyTopKGate, combine_experts
+from .moe import (AuxOutputs, ExpertMLP, NoisyTopKGate, combine_experts,
+                  gate_losses)
 
 DEFAULT_INSTRUCTIONS = dict(
     det='Detect all objects.',
@@ -67,7 +68,9 @@ class GatedFeatureRouter(BaseModule):
 
     The pool's gate is trained with a load-balancing loss (KL of usage to
     uniform, or the Switch form) and the router z-loss, both computed over
-    all tokens of all tasks in the batch so that the pool is shared.
+    all tokens of all tasks in the batch so that the pool is shared: each
+    routing returns its gate outputs (:class:`AuxOutputs`) with its tokens,
+    and the caller turns a batch's into losses (:meth:`aux_losses`).
 
     Args:
         in_channels (int): Width of the ViT tokens.
@@ -193,8 +196,6 @@ class GatedFeatureRouter(BaseModule):
             layer_selector.setdefault('num_layers', self.num_layers)
             self.layer_selector = MODELS.build(layer_selector)
         self.stats = RouterStats()
-        self._gates: List[GateOutput] = []
-        self._extra: Dict[str, Tensor] = {}
 
     # ------------------------------------------------------------------
     # instructions
@@ -274,10 +275,13 @@ class GatedFeatureRouter(BaseModule):
                 f'gives {len(hidden_states)}: 0..{len(hidden_states) - 1})'
             ) from None
 
-    def _experts(self, task: str, x: Tensor, cond: Tensor) -> Tensor:
-        """Residual experts on (B, M, N, C) tokens, ``cond`` (B, Dc)."""
+    def _experts(self, task: str, x: Tensor,
+                 cond: Tensor) -> Tuple[Tensor, AuxOutputs]:
+        """Residual experts on (B, M, N, C) tokens, ``cond`` (B, Dc), and
+        the pool gate's outputs."""
+        aux = AuxOutputs()
         if self.norm is None:
-            return x
+            return x, aux
         shape = x.shape
         flat = x.reshape(-1, shape[-1])
         h = self.norm(flat)
@@ -292,15 +296,15 @@ class GatedFeatureRouter(BaseModule):
             gate = self.gate(h, c)
             out = out + combine_experts(h, self.pool, gate.weights,
                                         shape[-1])
-            if self.training and torch.is_grad_enabled():
-                self._gates.append(gate)
+            aux = AuxOutputs.of('router', gate, self.training)
             self.stats.add(f'expert_usage/{task}', gate.dispatch.sum(0),
                            gate.dispatch.sum())
-        return out.view(shape)
+        return out.view(shape), aux
 
     def _mix(self, task: str, taps: Tensor, weights: Tensor,
-             cond: Tensor) -> Tensor:
-        """(B, levels, N, C) expert outputs of the weighted layer mixes."""
+             cond: Tensor) -> Tuple[Tensor, AuxOutputs]:
+        """(B, levels, N, C) expert outputs of the weighted layer mixes,
+        and the gate outputs."""
         mixed = torch.einsum('bml,blnc->bmnc', weights.to(taps.dtype), taps)
         self.stats.add(f'layer_gate/{task}', weights.sum(0), weights.shape[0])
         return self._experts(task, mixed, cond)
@@ -309,7 +313,7 @@ class GatedFeatureRouter(BaseModule):
                 task: str,
                 hidden_states: Sequence[Tensor],
                 instruction: Optional[Tensor] = None
-                ) -> Tuple[List[Tensor], Tensor]:
+                ) -> Tuple[List[Tensor], Tensor, AuxOutputs]:
         """Route one task's samples.
 
         Args:
@@ -319,9 +323,10 @@ class GatedFeatureRouter(BaseModule):
             instruction (Tensor, optional): (B, D) instruction embeddings.
 
         Returns:
-            tuple: ``levels`` tensors of (B, 1 + HW, C) tokens, and the
-            (B, L) layer weights of the last level (vqa: what the
-            adaptive projector reads).
+            tuple: ``levels`` tensors of (B, 1 + HW, C) tokens, the (B, L)
+            layer weights of the last level (vqa: what the adaptive
+            projector reads) and the pool gate's outputs for
+            :meth:`aux_losses`.
         """
         if task not in self.tasks:
             raise ValueError(f'GatedFeatureRouter: task "{task}" is not in '
@@ -333,8 +338,8 @@ class GatedFeatureRouter(BaseModule):
         else:
             weights = self.layer_weights(task, cond, taps.shape[0],
                                          taps.device)
-        out = self._mix(task, taps, weights, cond)
-        return list(out.unbind(1)), weights[:, -1]
+        out, aux = self._mix(task, taps, weights, cond)
+        return list(out.unbind(1)), weights[:, -1], aux
 
     def to_maps(self, tokens: Sequence[Tensor],
                 shape: Tuple[int, int]) -> Tuple[Tensor, ...]:
@@ -364,21 +369,25 @@ class GatedFeatureRouter(BaseModule):
 
     def vqa_loss(self, language: nn.Module, hidden_states: Sequence[Tensor],
                  instruction: Optional[Tensor], conversations: Sequence,
-                 image_index: Sequence[int]) -> Dict[str, Tensor]:
-        """The language branch's loss on routed tokens.
+                 image_index: Sequence[int]
+                 ) -> Tuple[Dict[str, Tensor], AuxOutputs]:
+        """The language branch's loss on routed tokens, and the routings'
+        gate outputs (the router's and a routed projector's).
 
         With a hard layer selector, the answer loss of each image's
         ``top_k`` candidate layers is evaluated without gradient; the
         language model trains on the candidate with the least loss and the
-        classifier learns it as its target (``loss_layer_cls``).
+        classifier learns it as its target (``router.loss_layer_cls`` in
+        the returned :class:`AuxOutputs`).
         """
         sel = self.layer_selector
         if sel is None or sel.mode == 'soft' or not self.training:
-            tokens, weights = self(hidden_states=hidden_states, task='vqa',
-                                   instruction=instruction)
-            return language.loss(
-                language.project(tokens[0], weights), conversations,
-                image_index)
+            tokens, weights, aux = self(hidden_states=hidden_states,
+                                        task='vqa', instruction=instruction)
+            tokens, proj_aux = language.project(tokens[0], weights,
+                                                return_aux=True)
+            aux += proj_aux
+            return language.loss(tokens, conversations, image_index), aux
         taps = self._taps(hidden_states)
         b = taps.shape[0]
         cond = self._cond('vqa', instruction, b, taps.device)
@@ -390,7 +399,7 @@ class GatedFeatureRouter(BaseModule):
             for j in range(sel.top_k):
                 w = F.one_hot(cand[:, j], self.num_layers).to(taps.dtype)
                 mixed = torch.einsum('bl,blnc->bnc', w, taps)[:, None]
-                tokens = self._experts_nostat('vqa', mixed, cond)[:, 0]
+                tokens = self._experts_nostat('vqa', mixed, cond)[0][:, 0]
                 seq = language.loss(
                     language.project(tokens, w), conversations,
                     image_index, reduction='none')['loss_lm']
@@ -400,16 +409,19 @@ class GatedFeatureRouter(BaseModule):
         target = cand.gather(1, best[:, None])[:, 0]
         w = F.one_hot(target, self.num_layers).to(taps.dtype)
         self.stats.add('selected_layer', w.sum(0), b)
-        tokens = self._mix('vqa', taps, w[:, None], cond)[:, 0]
-        losses = language.loss(
-            language.project(tokens, w), conversations, image_index)
-        self._extra['loss_layer_cls'] = sel.loss_weight * F.cross_entropy(
-            logits.float(), target)
-        return losses
+        tokens, aux = self._mix('vqa', taps, w[:, None], cond)
+        tokens, proj_aux = language.project(tokens[:, 0], w, return_aux=True)
+        aux += proj_aux
+        losses = language.loss(tokens, conversations, image_index)
+        aux.losses['router.loss_layer_cls'] = sel.loss_weight * \
+            F.cross_entropy(logits.float(), target)
+        return losses, aux
 
-    def _experts_nostat(self, task: str, x: Tensor, cond: Tensor) -> Tensor:
-        """Experts without recording statistics or gates (candidate
-        scoring); the gate's noise still applies in training."""
+    def _experts_nostat(self, task: str, x: Tensor,
+                        cond: Tensor) -> Tuple[Tensor, AuxOutputs]:
+        """Experts without recording statistics (candidate scoring, under
+        ``no_grad``: no gates either); the gate's noise still applies in
+        training."""
         saved, self.stats = self.stats, RouterStats()
         try:
             return self._experts(task, x, cond)
@@ -419,19 +431,11 @@ class GatedFeatureRouter(BaseModule):
     # ------------------------------------------------------------------
     # losses
     # ------------------------------------------------------------------
-    def pop_losses(self) -> Dict[str, Tensor]:
-        """Auxiliary losses of every routing since the last call."""
-        gates, self._gates = self._gates, []
-        losses, self._extra = dict(self._extra), {}
-        if gates:
-            probs = torch.cat([g.probs for g in gates])
-            if self.loss_balance is not None:
-                dispatch = torch.cat([g.dispatch for g in gates])
-                losses['loss_balance'] = self.loss_balance(probs, dispatch)
-            if self.loss_z is not None:
-                losses['loss_z'] = self.loss_z(
-                    torch.cat([g.logits for g in gates]))
-        return losses
+    def aux_losses(self, aux: AuxOutputs) -> Dict[str, Tensor]:
+        """Balance and z-losses over the router's gate outputs in ``aux``
+        (every routing of a batch, all tasks)."""
+        return gate_losses(aux.gates.get('router', []), self.loss_balance,
+                           self.loss_z)
 
 
 def build_router(cfg: dict, backbone: nn.Module,

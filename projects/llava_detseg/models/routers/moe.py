@@ -1,5 +1,6 @@
 """Mixture-of-experts pieces shared by the router and the MoE projectors."""
-from typing import NamedTuple, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -97,4 +98,55 @@ def combine_experts(x: Tensor, experts: nn.ModuleList, weights: Tensor,
             continue
         out = out.index_add(
             0, rows, weights[rows, e, None] * expert(x[rows]).to(out.dtype))
+    return out
+
+
+@dataclass
+class AuxOutputs:
+    """What a routed module returns beside its outputs for the auxiliary
+    losses: the gate outputs of its routings per owner (``'router'``,
+    ``'projector'``) and losses already complete (``'router.loss_layer_cls'``).
+
+    Gate outputs rather than losses, because the balance and z-losses of a
+    shared expert pool are taken over every token it routed in a batch (all
+    tasks at once, so that the pool is shared rather than balanced per
+    task): the caller adds the parts of one batch (``+=``) and the owner
+    turns its gates into losses (:func:`gate_losses`). Empty outside
+    training or without gradient.
+    """
+    gates: Dict[str, List[GateOutput]] = field(default_factory=dict)
+    losses: Dict[str, Tensor] = field(default_factory=dict)
+
+    def extend(self, other: 'AuxOutputs') -> None:
+        """Add ``other``'s gate outputs and losses to these."""
+        for owner, gates in other.gates.items():
+            self.gates.setdefault(owner, []).extend(gates)
+        self.losses.update(other.losses)
+
+    def __iadd__(self, other: 'AuxOutputs') -> 'AuxOutputs':
+        self.extend(other)
+        return self
+
+    @classmethod
+    def of(cls, owner: str, gate: Optional[GateOutput],
+           training: bool) -> 'AuxOutputs':
+        """One gate output of ``owner``, kept only where it trains (a
+        module in training mode, gradients on)."""
+        if gate is None or not (training and torch.is_grad_enabled()):
+            return cls()
+        return cls(gates={owner: [gate]})
+
+
+def gate_losses(gates: Sequence[GateOutput], loss_balance: Optional[nn.Module],
+                loss_z: Optional[nn.Module]) -> Dict[str, Tensor]:
+    """``loss_balance`` / ``loss_z`` over the tokens of all ``gates``."""
+    if not gates:
+        return {}
+    out = {}
+    if loss_balance is not None:
+        out['loss_balance'] = loss_balance(
+            torch.cat([g.probs for g in gates]),
+            torch.cat([g.dispatch for g in gates]))
+    if loss_z is not None:
+        out['loss_z'] = loss_z(torch.cat([g.logits for g in gates]))
     return out

@@ -1,12 +1,16 @@
 """The format's token tables for one tokenizer and codec, and the
 ``prefix_allowed_tokens_fn`` factory built on them."""
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import (TYPE_CHECKING, Callable, Dict, List, Optional, Sequence,
+                    Set, Tuple)
 
 from torch import Tensor
 
 from llava_detseg.structures.text_codec import DetSegTextCodec
 from .row_parser import RowParser
 from .vocab import FormatVocab, context_items
+
+if TYPE_CHECKING:
+    from .processor import DetSegLogitsProcessor
 
 LEVELS = ('grammar', 'context', 'context_any')
 CONTEXT_LEVELS = ('context', 'context_any')
