@@ -1,4 +1,5 @@
 """CIFAR10Dataset: the published pickle batches, decoded and checked."""
+import os
 import os.path as osp
 
 import numpy as np
@@ -109,6 +110,12 @@ def test_unreadable_missing_and_meta_faults(root):
     write_pickle(path, [1, 2])
     with pytest.raises(DataError, match='expected a pickled dict, got list'):
         _dataset(root, split='test')
+    # the only test batch skipped: nothing left is an error too
+    with pytest.raises(DataError, match='no usable test sample'):
+        _dataset(root, split='test', on_error='skip')
+    os.remove(_batch_path(root, 'data_batch_3'))
+    ds = _dataset(root, on_error='skip')
+    assert len(ds) == 8 and ds.policy.skipped == {'batch file': 1}
     with pytest.raises(DataError, match='data_batch_1: field "file": does '
                        'not exist'):
         CIFAR10Dataset(data_root=root + '_none', pipeline=[])

@@ -6,7 +6,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from llava_detseg.registry import DATASETS
-from ..errors import data_error, file_error
+from ..errors import DataError, data_error, file_error
 from .base import ImageClassificationDataset
 
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
@@ -79,7 +79,7 @@ class CIFAR10Dataset(ImageClassificationDataset):
         skipped."""
         try:
             entry = self._unpickle(path, 'data')
-        except Exception as error:  # noqa: BLE001 - the policy decides
+        except DataError as error:  # missing or unreadable: the policy's
             self.policy(error, 'batch file')
             return None
         sample = f'batch {entry.get("batch_label", osp.basename(path))!r}'
