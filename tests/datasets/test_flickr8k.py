@@ -51,7 +51,9 @@ def test_pipeline_packs_captions_and_conversations(tmp_path):
                     pipeline=PIPELINE[:2] + PIPELINE[-1:])
     sample = test[0]['data_samples']
     assert len(sample.captions) == 5 and 'conversations' not in sample
-    assert sample.tasks == ['itc']
+    assert sample.tasks == ['itc'] and 'benchmark' not in sample
+    tagged = _dataset(root, benchmark='flickr8k')[0]['data_samples']
+    assert tagged.benchmark == 'flickr8k'
 
 
 def test_caption_line_without_number_is_named_or_skipped(tmp_path):

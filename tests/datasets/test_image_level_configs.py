@@ -120,3 +120,29 @@ def test_cifar10_class_asked_in_words_is_scored_on_the_answer(tmp_path):
     metric.process(None, asked)
     assert metric.evaluate(2) == {'cls_answer/accuracy': 0.5,
                                   'cls_answer/num_questions': 2}
+
+
+def test_two_classification_sets_in_one_run_are_scored_apart(tmp_path):
+    register_all_modules()
+    init_default_scope('llava_detseg')
+    cifar, fmnist = str(tmp_path / 'c'), str(tmp_path / 'f')
+    write_cifar10(cifar)
+    write_fashion_mnist(fmnist, num_test=3)
+    samples = []
+    for name, root, right in (('cifar10', cifar, True),
+                              ('fashion_mnist', fmnist, False)):
+        pieces, _ = _pieces(name, root)
+        ds = DATASETS.build(dict(pieces['test'], benchmark=name))
+        for k in range(len(ds)):
+            sample = ds[k]['data_samples']
+            assert sample.benchmark == name
+            gt = int(sample.gt_label)
+            sample.pred_score = torch.eye(10)[gt if right else (gt + 1) % 10]
+            samples.append(sample)
+    evaluator = Evaluator([
+        dict(type='TaskMetric', task='cls', benchmark=name,
+             metric=dict(type='Accuracy', topk=1, prefix=f'{name}_acc'))
+        for name in ('cifar10', 'fashion_mnist')])
+    evaluator.process(samples)
+    assert evaluator.evaluate(len(samples)) == {
+        'cifar10_acc/top1': 100.0, 'fashion_mnist_acc/top1': 0.0}

@@ -41,6 +41,9 @@ class ImageClassificationDataset(BaseDataset):
             ``'What is in this image?'``.
         on_error (str): ``'raise'`` (default) or ``'skip'`` a bad file or
             sample, counted in one log line.
+        benchmark (str, optional): Tag the samples with this name, so that
+            ``TaskMetric(task='cls', benchmark=...)`` scores them apart from
+            another classification set evaluated in the same run.
         **kwargs: ``BaseDataset`` arguments (``pipeline``, ``test_mode``,
             ``metainfo``, ``indices``...).
     """
@@ -53,6 +56,7 @@ class ImageClassificationDataset(BaseDataset):
                  split: str = 'train',
                  question: Optional[str] = None,
                  on_error: str = 'raise',
+                 benchmark: Optional[str] = None,
                  **kwargs) -> None:
         if split not in self.SPLITS:
             raise ValueError(f'{type(self).__name__}: split must be one of '
@@ -62,6 +66,7 @@ class ImageClassificationDataset(BaseDataset):
                              'of the published files) is required')
         self.split = split
         self.question = question
+        self.benchmark = benchmark
         self.policy = ErrorPolicy(on_error, type(self).__name__)
         if question:
             self.tasks = ('cls', 'vqa')
@@ -90,6 +95,8 @@ class ImageClassificationDataset(BaseDataset):
                 continue
             info = dict(img=img, gt_label=label, img_id=len(data_list),
                         img_source=img_file, tasks=list(self.tasks))
+            if self.benchmark:
+                info['benchmark'] = self.benchmark
             if self.question:
                 info['conversations'] = [
                     prompt_conversation(self.question, classes[label])

@@ -63,6 +63,8 @@ class Flickr8kDataset(BaseDataset):
         tasks (Sequence[str]): From ``itc`` and ``vqa`` (the conversations).
         on_error (str): ``'raise'`` (default) or ``'skip'``.
         check_files (bool): Check at start that every image exists.
+        benchmark (str, optional): Tag the samples with this name (for
+            ``TaskMetric(benchmark=...)``, as the classification sets).
         **kwargs: ``BaseDataset`` arguments (``pipeline``, ``test_mode``...).
     """
 
@@ -80,6 +82,7 @@ class Flickr8kDataset(BaseDataset):
                  tasks: Sequence[str] = FLICKR8K_TASKS,
                  on_error: str = 'raise',
                  check_files: bool = True,
+                 benchmark: Optional[str] = None,
                  **kwargs) -> None:
         if split is not None and split not in self.SPLITS:
             raise ValueError(f'Flickr8kDataset: split must be one of '
@@ -96,6 +99,7 @@ class Flickr8kDataset(BaseDataset):
         self.prompt = prompt
         self.tasks = tuple(tasks)
         self.check_files = check_files
+        self.benchmark = benchmark
         self.policy = ErrorPolicy(on_error, type(self).__name__)
         super().__init__(data_root=data_root, ann_file=ann_file,
                          data_prefix=data_prefix, **kwargs)
@@ -120,6 +124,8 @@ class Flickr8kDataset(BaseDataset):
             caps = [c for _, c in sorted(captions[name].items())]
             info = dict(img_path=path, img_id=name, captions=caps,
                         tasks=list(self.tasks))
+            if self.benchmark:
+                info['benchmark'] = self.benchmark
             if 'vqa' in self.tasks:
                 info['conversations'] = [
                     prompt_conversation(self.prompt, c) for c in caps

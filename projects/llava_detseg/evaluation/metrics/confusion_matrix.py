@@ -80,9 +80,9 @@ class ConfusionMatrix(BaseMetric):
     metrics/single_label.py``, v1.2.0): the same ``calculate``, and the
     matrix reported as ``result`` (``confusion_matrix/result``), a tensor
     that ``tools/analysis_tools/confusion_matrix.py`` reads. The PNG goes to
-    the run's visualizer (``vis_data/vis_image/confusion_matrix_{iter}.png``
-    with MMEngine's ``LocalVisBackend``) and, with ``out_dir``, to
-    ``{out_dir}/confusion_matrix_{iter}.png``. Samples without a class
+    the run's visualizer (``vis_data/vis_image/{prefix}_{iter}.png`` with
+    MMEngine's ``LocalVisBackend``; the prefix tells two datasets' matrices
+    apart) and, with ``out_dir``, to ``{out_dir}/{prefix}_{iter}.png``. Samples without a class
     prediction are not counted; none at all gives no key and a warning.
 
     Fields read from each data sample: ``pred_score`` (Tensor ``(C, )``;
@@ -157,13 +157,14 @@ class ConfusionMatrix(BaseMetric):
                    classes: Optional[List[str]]) -> None:
         if not self.out_dir and not self.to_visualizer:
             return
+        name = (self.prefix or 'confusion_matrix').replace('/', '_')
         hub = MessageHub.get_current_instance()
         step = int(hub.get_info('iter', 0) or 0)
         fig = plot_confusion_matrix(matrix, classes, self.include_values,
                                     self.cmap, title=f'iteration {step}')
         if self.out_dir:
             mkdir_or_exist(self.out_dir)
-            path = osp.join(self.out_dir, f'confusion_matrix_{step}.png')
+            path = osp.join(self.out_dir, f'{name}_{step}.png')
             fig.savefig(path)
             print_log(f'ConfusionMatrix: written to {path}',
                       logger='current')
@@ -172,7 +173,7 @@ class ConfusionMatrix(BaseMetric):
                 visualizer = Visualizer.get_current_instance()
             except RuntimeError:  # no run, no visualizer (offline use)
                 return
-            visualizer.add_image('confusion_matrix', figure_to_rgb(fig),
+            visualizer.add_image(name, figure_to_rgb(fig),
                                  step=step)
 
     @staticmethod
