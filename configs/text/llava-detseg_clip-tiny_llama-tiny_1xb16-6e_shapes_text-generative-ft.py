@@ -3,6 +3,10 @@
 # style), for comparison with the grounded answers.
 _base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-6e_shapes_text-grounded-ft.py']
 
+# The generative settings below stand again in
+# configs/ablations/..._text-generative.py: the two configs have
+# different bases (from scratch / the fine-tune), and mmengine refuses a
+# shared fragment that sets keys its sibling base also sets.
 model = dict(
     # grammar-level decoding as measured (no class runs without a context)
     text_cfg=dict(mode='generative', loc_loss_weight=1.0,

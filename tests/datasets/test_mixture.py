@@ -108,7 +108,7 @@ def test_named_sources_task_filter_and_ratios_by_name():
     with pytest.raises(ValueError, match='no source serves'):
         MultiTaskConcatDataset(dict(seg=parts['seg']), tasks=['det'])
     # a config source of a multi-task dataset is narrowed before it loads
-    cfg = dict(type='MultiTaskCocoDataset', ann_file='never-read.json',
+    cfg = dict(type='CocoFormatMultiTaskDataset', ann_file='never-read.json',
                tasks=('det', 'vqa'))
     ds = MultiTaskConcatDataset.__new__(MultiTaskConcatDataset)
     ds.tasks = ('det', )

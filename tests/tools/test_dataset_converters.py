@@ -47,8 +47,8 @@ def test_coco_semantic_maps_load_in_multitask_coco(tmp_path):
     x, y, w, h = (int(v) for v in person['bbox'])
     assert (seg[y + 2:y + h - 2, x + 2:x + w - 2] > 0).all()
     init_default_scope('llava_detseg')
-    from llava_detseg.datasets import MultiTaskCocoDataset
-    ds = MultiTaskCocoDataset(
+    from llava_detseg.datasets import CocoFormatMultiTaskDataset
+    ds = CocoFormatMultiTaskDataset(
         data_root=root, ann_file='annotations/instances_val2017.json',
         data_prefix=dict(img='val2017/', seg='semantic/val2017/'),
         seg_map_suffix='.png', metainfo=dict(
@@ -109,12 +109,12 @@ def test_llava_mix665k_coco_part_joins_coco_and_loads(tmp_path, capsys):
     assert len(kept) == 6 and len(held) == 2
     assert all(e['image'] in names for e in kept + held)
     init_default_scope('llava_detseg')
-    from llava_detseg.datasets import (LlavaInstructDataset,
-                                       MultiTaskCocoDataset)
+    from llava_detseg.datasets import (CocoFormatMultiTaskDataset,
+                                       LlavaInstructDataset)
     ds = LlavaInstructDataset(data_root=root, ann_file=out,
                               data_prefix=dict(img='train2017'))
     assert len(ds) == 3
-    joined = MultiTaskCocoDataset(
+    joined = CocoFormatMultiTaskDataset(
         data_root=root, ann_file='annotations/instances_train2017.json',
         conv_file=out, data_prefix=dict(img='train2017/'),
         metainfo=dict(classes=tuple(c['name'] for c in COCO_CATS)),

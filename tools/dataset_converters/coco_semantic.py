@@ -4,7 +4,7 @@ Each pixel gets ``1 + the category's index`` in the file's sorted category
 list, 0 where no object is, and 255 (ignored by mmseg's losses and
 ``IoUMetric``) on crowd regions unless ``--crowd class``. Larger objects are
 painted first, so a small object on top of a large one stays visible.
-``MultiTaskCocoDataset`` reads the maps with ``data_prefix.seg`` and
+``CocoFormatMultiTaskDataset`` reads the maps with ``data_prefix.seg`` and
 ``seg_classes = ('background', *classes)`` (its default).
 
 Example:

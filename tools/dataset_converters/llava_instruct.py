@@ -1,7 +1,7 @@
 """Validate and reshape LLaVA-Instruct conversations for this project.
 
 The project reads the LLaVA format itself (``LlavaInstructDataset``; and
-``MultiTaskCocoDataset(conv_file=...)``, which joins conversations to COCO
+``CocoFormatMultiTaskDataset(conv_file=...)``, which joins conversations to COCO
 images by file name). This tool checks every entry as those readers do
 (turn order, one ``<image>`` in the first question, the image file), writes
 the usable entries, and reports the rest by entry and field. Options select
@@ -38,8 +38,8 @@ except ImportError:
 
 from llava_detseg.datasets.errors import DataError  # noqa: E402
 from llava_detseg.datasets.llava_instruct import load_llava_json  # noqa
-from llava_detseg.datasets.multitask_coco import \
-    _conversation_problem  # noqa: E402
+from llava_detseg.datasets.validation import \
+    conversation_problem  # noqa: E402
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -82,7 +82,7 @@ def convert(entries: list, args: argparse.Namespace,
                                 'text-only entry')
             counts['text-only'] += 1
             continue
-        problem, field = _conversation_problem(entry)
+        problem, field = conversation_problem(entry)
         image = entry.get('image') if isinstance(entry, dict) else None
         if not problem and args.only_prefix and \
                 not image.startswith(args.only_prefix):

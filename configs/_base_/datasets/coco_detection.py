@@ -22,7 +22,7 @@ coco_test_pipeline = [
 ]
 
 coco_train = dict(
-    type='CocoMultiTaskDataset',
+    type='Coco2017MultiTaskDataset',
     data_root=coco_root,
     ann_file='annotations/instances_train2017.json',
     data_prefix=dict(img='train2017/'),
@@ -30,7 +30,7 @@ coco_train = dict(
     filter_cfg=dict(filter_empty_gt=True, min_size=32),
     pipeline=coco_train_pipeline)
 coco_val = dict(
-    type='CocoMultiTaskDataset',
+    type='Coco2017MultiTaskDataset',
     data_root=coco_root,
     ann_file='annotations/instances_val2017.json',
     data_prefix=dict(img='val2017/'),

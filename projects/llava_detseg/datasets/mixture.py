@@ -33,7 +33,7 @@ class MultiTaskConcatDataset(ConcatDataset):
     Args:
         datasets (dict[str, dict | BaseDataset] | list): The parts, each
             with a ``tasks`` attribute or argument
-            (``CocoMultiTaskDataset``, ``ADE20KSegDataset``,
+            (``Coco2017MultiTaskDataset``, ``ADE20KSegDataset``,
             ``LlavaInstructDataset``); a list is named ``'0'``, ``'1'``...
         tasks (Sequence[str], optional): Tasks to keep (``None``: all).
         lazy_init (bool): As in ``ConcatDataset``.

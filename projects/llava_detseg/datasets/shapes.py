@@ -1,10 +1,10 @@
 """The generated shapes dataset (the embedded default)."""
 from llava_detseg.registry import DATASETS
-from .multitask_coco import MultiTaskCocoDataset
+from .coco_format import CocoFormatMultiTaskDataset
 
 
 @DATASETS.register_module()
-class ShapesDataset(MultiTaskCocoDataset):
+class ShapesDataset(CocoFormatMultiTaskDataset):
     """Circles, squares and triangles in four colours.
 
     Written by ``tools/dataset_converters/generate_shapes.py``. Semantic maps

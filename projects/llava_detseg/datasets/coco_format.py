@@ -1,4 +1,6 @@
-"""COCO instances + semantic maps + LLaVA conversations as one dataset."""
+"""COCO-format instances + semantic maps + LLaVA conversations as one
+multi-task dataset, for any classes (the base of the shapes and COCO 2017
+datasets)."""
 import os.path as osp
 from collections import defaultdict
 from functools import partial
@@ -17,7 +19,7 @@ from .validation.coco import bbox_problem
 
 
 @DATASETS.register_module()
-class MultiTaskCocoDataset(CocoDataset):
+class CocoFormatMultiTaskDataset(CocoDataset):
     """One sample per image carrying boxes, a semantic map and conversations.
 
     Subclasses mmdet's ``CocoDataset`` (which reads the instances and turns
@@ -180,5 +182,4 @@ def _checked_coco(data: dict, path: str) -> COCO:
 
 
 # the names other modules imported from here
-_conversation_problem = conversation_problem
 _bbox_problem = bbox_problem

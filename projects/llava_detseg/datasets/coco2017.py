@@ -2,12 +2,12 @@
 from mmdet.datasets import CocoDataset
 
 from llava_detseg.registry import DATASETS
-from .multitask_coco import MultiTaskCocoDataset
+from .coco_format import CocoFormatMultiTaskDataset
 
 
 @DATASETS.register_module()
-class CocoMultiTaskDataset(MultiTaskCocoDataset):
-    """``MultiTaskCocoDataset`` with mmdet's COCO metainfo (80 classes).
+class Coco2017MultiTaskDataset(CocoFormatMultiTaskDataset):
+    """``CocoFormatMultiTaskDataset`` with mmdet's COCO metainfo (80 classes).
 
     The semantic classes (for maps written by
     ``tools/dataset_converters/coco_semantic.py``) are ``background`` then
