@@ -35,8 +35,8 @@ class ImageTextRetrievalRecall(BaseMetric):
     captions (a hit if any of its own captions is in the first ``k``), and
     every caption a query over all images (a hit if its image is). The
     counting is mmpretrain's ``RetrievalRecall.calculate`` (``mmpretrain/
-    evaluation/metrics/retrieval.py``, v1.2.0, which does not import here)
-    on the ranks of the cosine similarity of the embeddings; ties rank by
+    evaluation/metrics/retrieval.py``, v1.2.0, which does not import here
+    and calls ``np.in1d``, gone in numpy 2.4) on the ranks of the cosine similarity of the embeddings; ties rank by
     gallery order.
 
     Fields read from each data sample (one image with its captions, as
