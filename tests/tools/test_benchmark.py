@@ -97,7 +97,8 @@ def test_benchmark_reports_flops_and_breakdown(cfg, tmp_path):
     out = str(tmp_path / 'bench.json')
     results = tool.main([
         path, '--iters', '1', '--warmup', '0', '--matmul-size', '64',
-        '--conv-shape', '1', '8', '8', '8', '--out-json', out
+        '--conv-shape', '1', '8', '8', '8', '--threads', '1', '--clock',
+        'cpu', '--out-json', out
     ])
     train = results['train']
     assert train['flops'] > 0 and train['flop_rate'] > 0
@@ -120,3 +121,16 @@ def test_benchmark_names_a_missing_dataloader():
     cfg = Config(dict(train_dataloader=dict(), optim_wrapper=dict()))
     with pytest.raises(KeyError, match='test_dataloader'):
         tool.phase_step(None, cfg, 'predict')
+
+
+def test_cpu_clock_and_a_bad_clock():
+    cp = _load('compute_profile')
+    model, x = _Toy(), torch.randn(5, 8)
+    profiler = cp.PartProfiler(model, clock='cpu')
+    with profiler.profile():
+        model(x).backward()
+    rows = {r['part']: r for r in profiler.table()}
+    assert rows['neck']['fwd_flops'] == 2 * 5 * 16 * 16
+    assert sum(r['fwd_op_time'] for r in rows.values()) >= 0
+    with pytest.raises(ValueError, match='clock must be one of'):
+        cp.PartProfiler(model, clock='gpu')

@@ -50,6 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--conv-shape', type=int, nargs=4,
                         default=[16, 64, 32, 32], metavar=('N', 'C', 'H', 'W'),
                         help='input of the peak 3x3 convolution (C -> C)')
+    parser.add_argument('--threads', type=int,
+                        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='clock of the breakdown (cpu: process CPU '
+                        'time, robust to other load with --threads 1)')
     parser.add_argument('--out-json', help='also write the numbers here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -148,22 +153,24 @@ def measure_flops(step: Callable, batches, train: bool) -> Dict[str, float]:
         batch['data_samples']))
 
 
-def measure_breakdown(model, step: Callable, batches, repeats: int = 2):
-    """Rows of ``PartProfiler.table`` for one training step, and the plain
-    wall time of that step (the best of ``repeats`` on the same batch)."""
-    from compute_profile import PartProfiler, train_step_profiled
+def measure_breakdown(model, step: Callable, batches, repeats: int = 2,
+                      clock: str = 'wall'):
+    """Rows of ``PartProfiler.table`` for one training step, and the time
+    of that step without the dispatch modes (the best of ``repeats`` on the
+    same batch), both on ``clock``."""
+    from compute_profile import CLOCKS, PartProfiler, train_step_profiled
     batch = next(batches)
     wrapper = step.optim_wrapper
     best, wall = float('inf'), None
-    for _ in range(repeats):  # hooks only: the parts' wall time
-        timer = PartProfiler(model, ops=False)
-        start = time.perf_counter()
+    for _ in range(repeats):  # hooks only: the parts' own time
+        timer = PartProfiler(model, ops=False, clock=clock)
+        start = CLOCKS[clock]()
         with timer.profile():
             train_step_profiled(model, wrapper, batch, timer)
-        elapsed = time.perf_counter() - start
+        elapsed = CLOCKS[clock]() - start
         if elapsed < best:
             best, wall = elapsed, dict(timer.wall)
-    profiler = PartProfiler(model, ops=True)
+    profiler = PartProfiler(model, ops=True, clock=clock)
     with profiler.profile():
         train_step_profiled(model, wrapper, batch, profiler)
     return profiler.table(wall), best
@@ -177,8 +184,12 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     model, device = build(cfg, args.checkpoint)
-    results = dict(config=args.config, device=device)
+    results = dict(config=args.config, device=device, threads=args.threads,
+                   clock=args.clock)
     if 'peak' in args.analyses:
         results['matmul_peak'] = matmul_peak(args.matmul_size)
         results['conv_peak'] = conv_peak(tuple(args.conv_shape))
@@ -219,7 +230,8 @@ def main(argv=None) -> dict:
                       f'peak (wall time), {res["roofline_share_cpu"]:.0%} '
                       'per CPU-second')
         if train and 'breakdown' in args.analyses:
-            rows, step_time = measure_breakdown(model, step, batches)
+            rows, step_time = measure_breakdown(model, step, batches,
+                                                clock=args.clock)
             res['breakdown'] = rows
             res['breakdown_step_s'] = step_time
             print('\n'.join(breakdown_lines(rows, step_time)))
