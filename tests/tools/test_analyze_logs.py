@@ -11,8 +11,8 @@ from conftest import ROOT
 @pytest.fixture(scope='module')
 def tool():
     spec = importlib.util.spec_from_file_location(
-        'analyze_logs', osp.join(ROOT, 'tools', 'analysis_tools',
-                                 'analyze_logs.py'))
+        'analyze_logs',
+        osp.join(ROOT, 'tools', 'analysis_tools', 'analyze_logs.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -29,11 +29,16 @@ def run_dir(tmp_path):
     for epoch in (1, 2):
         for k, time in enumerate((5.0, 1.0, 2.0)):  # 5.0: start-up outlier
             step += 10
-            lines.append(dict(loss=10.0 / step, time=time * epoch,
-                              epoch=epoch, iter=step, step=step))
+            lines.append(
+                dict(
+                    loss=10.0 / step,
+                    time=time * epoch,
+                    epoch=epoch,
+                    iter=step,
+                    step=step))
         lines.append({'seg/mIoU': 40.0 * epoch, 'step': epoch})
-    (vis / 'scalars.json').write_text(
-        '\n'.join(json.dumps(x) for x in lines) + '\n')
+    (vis / 'scalars.json').write_text('\n'.join(json.dumps(x)
+                                                for x in lines) + '\n')
     return str(tmp_path / '20260101_000000')
 
 
@@ -51,8 +56,9 @@ def test_series_per_epoch_and_iteration(tool, run_dir):
 
 
 def test_missing_key_names_the_logged_ones(tool, run_dir):
-    with pytest.raises(KeyError, match=r"coco/bbox_mAP.*\['loss', 'time', "
-                       r"'seg/mIoU'\]"):
+    with pytest.raises(
+            KeyError, match=r"coco/bbox_mAP.*\['loss', 'time', "
+            r"'seg/mIoU'\]"):
         tool.RunLog(run_dir).series('coco/bbox_mAP')
 
 
@@ -72,21 +78,26 @@ def test_bad_paths_and_lines_are_named(tool, tmp_path):
 def test_plot_curve_writes_a_png(tool, run_dir, tmp_path):
     from PIL import Image
     out = str(tmp_path / 'curves.png')
-    tool.main(['plot_curve', run_dir, run_dir, '--keys', 'loss', 'seg/mIoU',
-               '--separate', '--title', 'two runs', '--legend', 'a loss',
-               'a miou', 'b loss', 'b miou', '--out', out])
+    tool.main([
+        'plot_curve', run_dir, run_dir, '--keys', 'loss', 'seg/mIoU',
+        '--separate', '--title', 'two runs', '--legend', 'a loss', 'a miou',
+        'b loss', 'b miou', '--out', out
+    ])
     width, height = Image.open(out).size
     single = str(tmp_path / 'one.png')
-    tool.main(['plot_curve', run_dir, '--keys', 'loss', '--x', 'iter',
-               '--out', single])
+    tool.main([
+        'plot_curve', run_dir, '--keys', 'loss', '--x', 'iter', '--out', single
+    ])
     # two panels side by side against one
     assert width > Image.open(single).size[0] and height > 100
 
 
 def test_plot_curve_legend_must_match_the_curves(tool, run_dir, tmp_path):
     with pytest.raises(ValueError, match='2 names for 1 curves'):
-        tool.main(['plot_curve', run_dir, '--legend', 'a', 'b', '--out',
-                   str(tmp_path / 'x.png')])
+        tool.main([
+            'plot_curve', run_dir, '--legend', 'a', 'b', '--out',
+            str(tmp_path / 'x.png')
+        ])
 
 
 def test_cal_train_time(tool, run_dir):

@@ -74,8 +74,7 @@ def test_parts_get_their_flops_forward_and_backward():
     assert rows['text']['fwd_flops'] == 2 * 5 * 16 * 32
     assert rows['text']['bwd_flops'] == rows['language']['bwd_flops'] > 0
     _, total = cp.count_flops(lambda: model(x).backward())
-    assert sum(r['fwd_flops'] + r['bwd_flops']
-               for r in rows.values()) == total
+    assert sum(r['fwd_flops'] + r['bwd_flops'] for r in rows.values()) == total
     assert all(r['fwd_op_time'] >= 0 for r in rows.values())
     # the wrappers are gone afterwards
     assert 'loss' not in vars(model.det_head)
@@ -97,8 +96,8 @@ def test_benchmark_reports_flops_and_breakdown(cfg, tmp_path):
     out = str(tmp_path / 'bench.json')
     results = tool.main([
         path, '--iters', '1', '--warmup', '0', '--matmul-size', '64',
-        '--conv-shape', '1', '8', '8', '8', '--threads', '1', '--clock',
-        'cpu', '--out-json', out
+        '--conv-shape', '1', '8', '8', '8', '--threads', '1', '--clock', 'cpu',
+        '--out-json', out
     ])
     train = results['train']
     assert train['flops'] > 0 and train['flop_rate'] > 0

@@ -26,9 +26,11 @@ def tool():
 def test_shared_pass_matches_single_task_passes(tool, cfg, tmp_path):
     path = str(tmp_path / 'cfg.py')
     cfg.dump(path)
-    res = tool.main([path, '--batches', '1', '--batch-size', '2',
-                     '--repeats', '1', '--out-json',
-                     str(tmp_path / 'parity.json')])
+    res = tool.main([
+        path, '--batches', '1', '--batch-size', '2', '--repeats', '1',
+        '--out-json',
+        str(tmp_path / 'parity.json')
+    ])
     predict, train = res['predict'], res['train']
     assert set(predict['single']) == {'det', 'seg', 'vqa'}
     # the single passes run the backbone three times

@@ -81,8 +81,9 @@ class RunLog:
         """Every logged value's name."""
         names = []
         for entry in self.train + list(self.val.values()):
-            names += [k for k in entry if k not in POSITION_KEYS
-                      and k not in names]
+            names += [
+                k for k in entry if k not in POSITION_KEYS and k not in names
+            ]
         return names
 
     def last_iter_of_epoch(self) -> Dict[int, int]:
@@ -92,8 +93,9 @@ class RunLog:
             out[int(entry['epoch'])] = int(entry['step'])
         return out
 
-    def series(self, key: str, x: str = 'epoch'
-               ) -> Tuple[List[float], List[float]]:
+    def series(self,
+               key: str,
+               x: str = 'epoch') -> Tuple[List[float], List[float]]:
         """``(xs, ys)`` of ``key``: training values per iteration or
         averaged per epoch; validation values at their epoch (``x='iter'``:
         at that epoch's last iteration)."""
@@ -118,9 +120,12 @@ class RunLog:
         return xs, [float(v) for _, v in val]
 
 
-def plot_curve(logs: Sequence[RunLog], keys: Sequence[str], x: str = 'epoch',
+def plot_curve(logs: Sequence[RunLog],
+               keys: Sequence[str],
+               x: str = 'epoch',
                legend: Optional[Sequence[str]] = None,
-               title: Optional[str] = None, out: Optional[str] = None,
+               title: Optional[str] = None,
+               out: Optional[str] = None,
                separate: bool = False) -> None:
     """Draw ``keys`` of every log (one axes, or one per key with
     ``separate``) and save the figure to ``out`` (or show it)."""
@@ -141,13 +146,17 @@ def plot_curve(logs: Sequence[RunLog], keys: Sequence[str], x: str = 'epoch',
     panels = len(keys) if separate else 1
     cols = min(panels, 3)
     rows = (panels + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
     for i, ((log, key), name) in enumerate(zip(curves, legend)):
         ax = axes.flat[keys.index(key) if separate else 0]
         xs, ys = log.series(key, x)
-        ax.plot(xs, ys, marker='o' if len(xs) < 30 else None,
-                markersize=3, label=name)
+        ax.plot(
+            xs,
+            ys,
+            marker='o' if len(xs) < 30 else None,
+            markersize=3,
+            label=name)
         ax.set_xlabel(x)
         if separate:
             ax.set_title(key, fontsize=10)
@@ -203,23 +212,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='task', required=True)
     plot = sub.add_parser('plot_curve', help='draw logged keys')
-    plot.add_argument('json_logs', nargs='+',
-                      help='json logs, vis_data folders or run folders')
-    plot.add_argument('--keys', nargs='+', default=['loss'],
-                      help='logged keys to draw')
-    plot.add_argument('--x', choices=['epoch', 'iter'], default='epoch',
-                      help='per epoch (training values averaged) or per '
-                      'iteration')
+    plot.add_argument(
+        'json_logs',
+        nargs='+',
+        help='json logs, vis_data folders or run folders')
+    plot.add_argument(
+        '--keys', nargs='+', default=['loss'], help='logged keys to draw')
+    plot.add_argument(
+        '--x',
+        choices=['epoch', 'iter'],
+        default='epoch',
+        help='per epoch (training values averaged) or per '
+        'iteration')
     plot.add_argument('--title', help='figure title')
-    plot.add_argument('--legend', nargs='+',
-                      help='one name per (log, key), logs outermost')
-    plot.add_argument('--separate', action='store_true',
-                      help='one panel per key')
+    plot.add_argument(
+        '--legend', nargs='+', help='one name per (log, key), logs outermost')
+    plot.add_argument(
+        '--separate', action='store_true', help='one panel per key')
     plot.add_argument('--out', help='PNG to write (default: show)')
     cal = sub.add_parser('cal_train_time', help='time per iteration')
     cal.add_argument('json_logs', nargs='+')
-    cal.add_argument('--include-outliers', action='store_true',
-                     help="keep each epoch's first logged time")
+    cal.add_argument(
+        '--include-outliers',
+        action='store_true',
+        help="keep each epoch's first logged time")
     return parser.parse_args(argv)
 
 
@@ -227,8 +243,8 @@ def main(argv=None):
     args = parse_args(argv)
     logs = [RunLog(p) for p in args.json_logs]
     if args.task == 'plot_curve':
-        plot_curve(logs, args.keys, args.x, args.legend, args.title,
-                   args.out, args.separate)
+        plot_curve(logs, args.keys, args.x, args.legend, args.title, args.out,
+                   args.separate)
         return None
     results = []
     for log in logs:

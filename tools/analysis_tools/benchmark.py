@@ -37,24 +37,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('--checkpoint', help='weights to load (optional)')
-    parser.add_argument('--iters', type=int, default=20,
-                        help='timed iterations per phase')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed iterations first')
-    parser.add_argument('--phases', nargs='+', default=['train', 'predict'],
-                        choices=['train', 'predict'])
-    parser.add_argument('--analyses', nargs='+', default=list(ANALYSES),
-                        choices=ANALYSES, help='what to measure')
-    parser.add_argument('--matmul-size', type=int, default=2048,
-                        help='n of the (n, n) x (n, n) peak product')
-    parser.add_argument('--conv-shape', type=int, nargs=4,
-                        default=[16, 64, 32, 32], metavar=('N', 'C', 'H', 'W'),
-                        help='input of the peak 3x3 convolution (C -> C)')
-    parser.add_argument('--threads', type=int,
-                        help='torch intra-op threads (default: torch\'s)')
-    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
-                        help='clock of the breakdown (cpu: process CPU '
-                        'time, robust to other load with --threads 1)')
+    parser.add_argument(
+        '--iters', type=int, default=20, help='timed iterations per phase')
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed iterations first')
+    parser.add_argument(
+        '--phases',
+        nargs='+',
+        default=['train', 'predict'],
+        choices=['train', 'predict'])
+    parser.add_argument(
+        '--analyses',
+        nargs='+',
+        default=list(ANALYSES),
+        choices=ANALYSES,
+        help='what to measure')
+    parser.add_argument(
+        '--matmul-size',
+        type=int,
+        default=2048,
+        help='n of the (n, n) x (n, n) peak product')
+    parser.add_argument(
+        '--conv-shape',
+        type=int,
+        nargs=4,
+        default=[16, 64, 32, 32],
+        metavar=('N', 'C', 'H', 'W'),
+        help='input of the peak 3x3 convolution (C -> C)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument(
+        '--clock',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='clock of the breakdown (cpu: process CPU '
+        'time, robust to other load with --threads 1)')
     parser.add_argument('--out-json', help='also write the numbers here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -115,8 +134,8 @@ def phase_step(model, cfg: Config, phase: str) -> Callable:
     return step, _batches(loader), loader_cfg.batch_size
 
 
-def time_steps(step: Callable, batches, iters: int, warmup: int,
-               train: bool, device: str) -> Dict[str, float]:
+def time_steps(step: Callable, batches, iters: int, warmup: int, train: bool,
+               device: str) -> Dict[str, float]:
     """Per-step wall times: mean, best, images/s."""
     import torch
     times: List[float] = []
@@ -137,9 +156,11 @@ def time_steps(step: Callable, batches, iters: int, warmup: int,
             images += len(batch['data_samples'])
     # CPU time (all threads): what the step costs when other processes
     # share the cores and stretch its wall time
-    return dict(mean_s=statistics.mean(times), best_s=min(times),
-                mean_cpu_s=statistics.mean(cpu_times),
-                images_per_s=images / sum(times))
+    return dict(
+        mean_s=statistics.mean(times),
+        best_s=min(times),
+        mean_cpu_s=statistics.mean(cpu_times),
+        images_per_s=images / sum(times))
 
 
 def measure_flops(step: Callable, batches, train: bool) -> Dict[str, float]:
@@ -149,11 +170,14 @@ def measure_flops(step: Callable, batches, train: bool) -> Dict[str, float]:
     batch = next(batches)
     with torch.set_grad_enabled(train):
         _, flops = count_flops(lambda: step(batch))
-    return dict(flops=flops, flops_per_image=flops / len(
-        batch['data_samples']))
+    return dict(
+        flops=flops, flops_per_image=flops / len(batch['data_samples']))
 
 
-def measure_breakdown(model, step: Callable, batches, repeats: int = 2,
+def measure_breakdown(model,
+                      step: Callable,
+                      batches,
+                      repeats: int = 2,
                       clock: str = 'wall'):
     """Rows of ``PartProfiler.table`` for one training step, and the time
     of that step without the dispatch modes (the best of ``repeats`` on the
@@ -188,14 +212,16 @@ def main(argv=None) -> dict:
         import torch
         torch.set_num_threads(args.threads)
     model, device = build(cfg, args.checkpoint)
-    results = dict(config=args.config, device=device, threads=args.threads,
-                   clock=args.clock)
+    results = dict(
+        config=args.config,
+        device=device,
+        threads=args.threads,
+        clock=args.clock)
     if 'peak' in args.analyses:
         results['matmul_peak'] = matmul_peak(args.matmul_size)
         results['conv_peak'] = conv_peak(tuple(args.conv_shape))
         results['matmul_peak_cpu'] = matmul_peak(args.matmul_size, cpu=True)
-        results['conv_peak_cpu'] = conv_peak(tuple(args.conv_shape),
-                                             cpu=True)
+        results['conv_peak_cpu'] = conv_peak(tuple(args.conv_shape), cpu=True)
         print(f'peak: {format_flops(results["matmul_peak"])} GFLOP/s fp32 '
               f'matmul {args.matmul_size}^3, '
               f'{format_flops(results["conv_peak"])} GFLOP/s 3x3 conv on '
@@ -207,8 +233,9 @@ def main(argv=None) -> dict:
         step, batches, batch_size = phase_step(model, cfg, phase)
         res = dict(batch_size=batch_size)
         if 'speed' in args.analyses or 'flops' in args.analyses:
-            res.update(time_steps(step, batches, args.iters, args.warmup,
-                                  train, device))
+            res.update(
+                time_steps(step, batches, args.iters, args.warmup, train,
+                           device))
             print(f'{phase}: {res["images_per_s"]:.2f} images/s '
                   f'({res["mean_s"] * 1e3:.0f} ms/iter mean, '
                   f'{res["best_s"] * 1e3:.0f} best, batch {batch_size}, '
@@ -230,8 +257,8 @@ def main(argv=None) -> dict:
                       f'peak (wall time), {res["roofline_share_cpu"]:.0%} '
                       'per CPU-second')
         if train and 'breakdown' in args.analyses:
-            rows, step_time = measure_breakdown(model, step, batches,
-                                                clock=args.clock)
+            rows, step_time = measure_breakdown(
+                model, step, batches, clock=args.clock)
             res['breakdown'] = rows
             res['breakdown_step_s'] = step_time
             print('\n'.join(breakdown_lines(rows, step_time)))

@@ -32,10 +32,11 @@ from torch.utils.flop_counter import FlopCounterMode, flop_registry
 # (label, attribute of the model) in report order; ``text`` is the text
 # path (``model.text``, a TextTaskIO): the language branch's work inside it
 # counts as text, not as the language branch's.
-PARTS: Tuple[Tuple[str, str], ...] = (
-    ('backbone', 'backbone'), ('router', 'router'), ('neck', 'neck'),
-    ('det_head', 'det_head'), ('seg_head', 'seg_head'),
-    ('language', 'language'), ('text', 'text'))
+PARTS: Tuple[Tuple[str, str],
+             ...] = (('backbone', 'backbone'), ('router', 'router'),
+                     ('neck', 'neck'), ('det_head', 'det_head'),
+                     ('seg_head', 'seg_head'), ('language',
+                                                'language'), ('text', 'text'))
 OTHER = 'other'  # losses' sum, glue in the detector between the parts
 CLOCKS = dict(wall=time.perf_counter, cpu=time.process_time)
 # base classes whose methods are not a part's own entry points
@@ -50,7 +51,9 @@ def count_flops(fn: Callable[[], Any]) -> Tuple[Any, int]:
     return out, counter.get_total_flops()
 
 
-def _best_rate(fn: Callable[[], Any], flops: float, repeats: int,
+def _best_rate(fn: Callable[[], Any],
+               flops: float,
+               repeats: int,
                cpu: bool = False) -> float:
     """FLOP/s of ``fn``'s best run; ``cpu``: FLOPs per second of the
     process's CPU time (all threads), which other processes' load on the
@@ -73,15 +76,15 @@ def matmul_peak(n: int = 2048, repeats: int = 5, cpu: bool = False) -> float:
 
 
 def conv_peak(shape: Tuple[int, int, int, int] = (16, 64, 32, 32),
-              repeats: int = 5, cpu: bool = False) -> float:
+              repeats: int = 5,
+              cpu: bool = False) -> float:
     """FLOP/s of a 3x3, stride-1, same-width fp32 convolution on an
     ``(N, C, H, W)`` input, best of ``repeats``."""
     n, c, h, w = shape
     x, weight = torch.randn(n, c, h, w), torch.randn(c, c, 3, 3)
     flops = 2.0 * n * c * h * w * c * 9
-    return _best_rate(
-        lambda: torch.nn.functional.conv2d(x, weight, padding=1), flops,
-        repeats, cpu)
+    return _best_rate(lambda: torch.nn.functional.conv2d(x, weight, padding=1),
+                      flops, repeats, cpu)
 
 
 def _public_methods(obj: Any) -> List[str]:
@@ -162,7 +165,9 @@ class PartProfiler:
             many other processes share the cores).
     """
 
-    def __init__(self, model: nn.Module, ops: bool = True,
+    def __init__(self,
+                 model: nn.Module,
+                 ops: bool = True,
                  clock: str = 'wall') -> None:
         if clock not in CLOCKS:
             raise ValueError(f'clock must be one of {sorted(CLOCKS)}, got '
@@ -171,8 +176,8 @@ class PartProfiler:
         self.ops = ops
         self.clock = CLOCKS[clock]
         self.parts: Dict[str, Any] = {
-            label: getattr(model, attr) for label, attr in PARTS
-            if getattr(model, attr, None) is not None
+            label: getattr(model, attr)
+            for label, attr in PARTS if getattr(model, attr, None) is not None
         }
         self._module_part: Dict[int, str] = {}
         for label, part in self.parts.items():
@@ -218,9 +223,11 @@ class PartProfiler:
             self.pop()
 
     def _wrap(self, fn: Callable, label: str) -> Callable:
+
         def wrapped(*args, **kwargs):
             with self.scope(label):
                 return fn(*args, **kwargs)
+
         return wrapped
 
     def record(self, elapsed: float, flops: int) -> None:
@@ -278,15 +285,14 @@ class PartProfiler:
             self.nodes.clear()  # let the graph go
 
     # ------------------------------------------------------------ report
-    def table(self, wall: Optional[Dict[str, float]] = None
-              ) -> List[Dict[str, Any]]:
+    def table(self,
+              wall: Optional[Dict[str, float]] = None) -> List[Dict[str, Any]]:
         """One row per label: forward / backward FLOPs and op time, and the
         exclusive wall time (``wall``: another profiler's, one run without
         ``ops``, whose dispatch modes slow every op down)."""
         wall = self.wall if wall is None else wall
-        labels = [label for label, _ in PARTS] + [
-            OTHER, 'data', 'backward', 'optimizer'
-        ]
+        labels = [label for label, _ in PARTS
+                  ] + [OTHER, 'data', 'backward', 'optimizer']
         seen = {label for label, _ in self.stats} | set(wall)
         labels += sorted(seen - set(labels))
         rows = []
@@ -357,7 +363,8 @@ def breakdown_lines(rows: List[Dict[str, Any]],
                  f'{sum(r["bwd_op_time"] for r in rows) * 1e3:.0f} | '
                  f'{sum(r["wall"] for r in rows) * 1e3:.0f} |')
     if step_time:
-        lines.append(f'\nops take {op_time * 1e3:.0f} ms of a '
-                     f'{step_time * 1e3:.0f} ms step ({op_time / step_time:.0%}'
-                     '); the rest is Python and framework bookkeeping')
+        lines.append(
+            f'\nops take {op_time * 1e3:.0f} ms of a '
+            f'{step_time * 1e3:.0f} ms step ({op_time / step_time:.0%}'
+            '); the rest is Python and framework bookkeeping')
     return lines

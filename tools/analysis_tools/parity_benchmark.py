@@ -36,16 +36,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', nargs='?', help='weights (optional)')
-    parser.add_argument('--batches', type=int, default=2,
-                        help='test batches measured')
-    parser.add_argument('--batch-size', type=int, help='override the '
-                        "test dataloader's batch size")
-    parser.add_argument('--repeats', type=int, default=2,
-                        help='timed repeats (the best is kept)')
-    parser.add_argument('--modes', nargs='+', default=list(MODES),
-                        choices=MODES)
-    parser.add_argument('--skip-text', action='store_true',
-                        help='no text-answer measurement')
+    parser.add_argument(
+        '--batches', type=int, default=2, help='test batches measured')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        help='override the '
+        "test dataloader's batch size")
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=2,
+        help='timed repeats (the best is kept)')
+    parser.add_argument(
+        '--modes', nargs='+', default=list(MODES), choices=MODES)
+    parser.add_argument(
+        '--skip-text', action='store_true', help='no text-answer measurement')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument(
+        '--clock',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='cpu: the process\'s CPU time (with --threads '
+        '1, robust to other jobs on the cores)')
     parser.add_argument('--out-json', help='also write the numbers here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -54,8 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def with_tasks(batch: dict, tasks: Sequence[str], text: bool = False
-               ) -> dict:
+def with_tasks(batch: dict, tasks: Sequence[str], text: bool = False) -> dict:
     """A copy of ``batch`` whose samples ask for ``tasks`` only (and keep
     their text instructions only if ``text``)."""
     out = copy.deepcopy(batch)
@@ -66,15 +81,17 @@ def with_tasks(batch: dict, tasks: Sequence[str], text: bool = False
     return out
 
 
-def timed(fn: Callable[[], object], repeats: int) -> Dict[str, float]:
-    """Best wall time of ``fn`` over ``repeats``, its FLOPs, its result."""
+def timed(fn: Callable[[], object],
+          repeats: int,
+          clock: Callable[[], float] = time.perf_counter) -> Dict[str, float]:
+    """Best time of ``fn`` over ``repeats``, its FLOPs, its result."""
     from compute_profile import count_flops
     result, flops = count_flops(fn)
     best = float('inf')
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return dict(time_s=best, flops=flops, result=result)
 
 
@@ -84,6 +101,7 @@ def _predict(model, batches: List[dict]) -> Callable:
     def run():
         with torch.no_grad():
             return [model.test_step(copy.deepcopy(b)) for b in batches]
+
     return run
 
 
@@ -100,6 +118,7 @@ def _train(model, batches: List[dict]) -> Callable:
             model.zero_grad(set_to_none=True)
             out.append({k: float(v) for k, v in log_vars.items()})  # noqa
         return out
+
     return run
 
 
@@ -120,23 +139,28 @@ def agreement(mode: str, shared: list, singles: Dict[str, list]) -> dict:
             if 'det' in singles:
                 got = singles['det'][b][i].pred_instances.bboxes
                 want = ref.pred_instances.bboxes
-                box_diff = max(box_diff, float('inf') if got.shape !=
-                               want.shape else float((got - want).abs().max())
-                               if got.numel() else 0.0)
+                box_diff = max(
+                    box_diff,
+                    float('inf') if got.shape != want.shape else float(
+                        (got - want).abs().max()) if got.numel() else 0.0)
             if 'seg' in singles:
                 masks_equal &= torch.equal(
                     singles['seg'][b][i].pred_sem_seg.data,
                     ref.pred_sem_seg.data)
             if 'vqa' in singles:
-                answers_equal &= list(
-                    singles['vqa'][b][i].get('pred_answers', [])) == list(
-                        ref.get('pred_answers', []))
-    return dict(max_box_diff=box_diff, masks_equal=bool(masks_equal),
-                answers_equal=bool(answers_equal))
+                answers_equal &= list(singles['vqa'][b][i].get(
+                    'pred_answers', [])) == list(ref.get('pred_answers', []))
+    return dict(
+        max_box_diff=box_diff,
+        masks_equal=bool(masks_equal),
+        answers_equal=bool(answers_equal))
 
 
-def shared_vs_single(model, batches: List[dict], mode: str,
-                     repeats: int) -> dict:
+def shared_vs_single(model,
+                     batches: List[dict],
+                     mode: str,
+                     repeats: int,
+                     clock: Callable[[], float] = time.perf_counter) -> dict:
     """Shared pass vs one pass per task: time, FLOPs, agreement."""
     run = _predict if mode == 'predict' else _train
     if mode == 'train':
@@ -144,11 +168,13 @@ def shared_vs_single(model, batches: List[dict], mode: str,
     else:
         model.eval()
     tasks = model.tasks
-    shared = timed(run(model, [with_tasks(b, tasks) for b in batches]),
-                   repeats)
+    shared = timed(
+        run(model, [with_tasks(b, tasks) for b in batches]), repeats, clock)
     singles = {
-        t: timed(run(model, [with_tasks(b, (t, )) for b in batches]),
-                 repeats)
+        t:
+        timed(
+            run(model, [with_tasks(b, (t, ))
+                        for b in batches]), repeats, clock)
         for t in tasks
     }
     images = sum(len(b['data_samples']) for b in batches)
@@ -164,15 +190,19 @@ def shared_vs_single(model, batches: List[dict], mode: str,
         flops=sum(r['flops'] for r in singles.values()))
     out['saving'] = dict(
         time=1 - out['shared']['time_s'] / out['single_total']['time_s'],
-        flops=1 - out['shared']['flops'] /
-        max(out['single_total']['flops'], 1))
-    out['agreement'] = agreement(
-        mode, shared['result'],
-        {t: r['result'] for t, r in singles.items()})
+        flops=1 -
+        out['shared']['flops'] / max(out['single_total']['flops'], 1))
+    out['agreement'] = agreement(mode, shared['result'], {
+        t: r['result']
+        for t, r in singles.items()
+    })
     return out
 
 
-def text_cost(model, batches: List[dict], repeats: int) -> dict:
+def text_cost(model,
+              batches: List[dict],
+              repeats: int,
+              clock: Callable[[], float] = time.perf_counter) -> dict:
     """Per text answer: time, FLOPs and tokens, constrained and free."""
     model.eval()
     only_text = [with_tasks(b, (), text=True) for b in batches]
@@ -182,11 +212,10 @@ def text_cost(model, batches: List[dict], repeats: int) -> dict:
         for name, level in ((f'constrained ({configured})', configured),
                             ('free greedy', None)):
             model.text.constrain = level
-            r = timed(_predict(model, only_text), repeats)
+            r = timed(_predict(model, only_text), repeats, clock)
             responses = [
                 resp for batch in r['result'] for s in batch
-                for resp in s.get('responses', [])
-                if resp.request.wants_blocks
+                for resp in s.get('responses', []) if resp.request.wants_blocks
             ]
             n = max(len(responses), 1)
             out[name] = dict(
@@ -204,7 +233,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     ensure_package()
     from benchmark import build
+    from compute_profile import CLOCKS
     from mmengine.runner import Runner
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    clock = CLOCKS[args.clock]
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -222,11 +256,15 @@ def main(argv=None) -> dict:
         loader = iter(Runner.build_dataloader(loader_cfg, seed=0))
         return [next(loader) for _ in range(args.batches)]
 
-    results = dict(config=args.config, checkpoint=args.checkpoint)
+    results = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        threads=args.threads,
+        clock=args.clock)
     test_batches = batches_of('test')
     for mode in args.modes:
         batches = test_batches if mode == 'predict' else batches_of('train')
-        res = shared_vs_single(model, batches, mode, args.repeats)
+        res = shared_vs_single(model, batches, mode, args.repeats, clock)
         results[mode] = res
         print(f'{mode}, {res["images"]} images: shared pass '
               f'{res["shared"]["time_s"]:.2f} s / '
@@ -240,7 +278,7 @@ def main(argv=None) -> dict:
               f'{res["saving"]["flops"]:.0%} of the FLOPs; agreement '
               f'{res["agreement"]}')
     if getattr(model, 'text', None) is not None and not args.skip_text:
-        results['text'] = text_cost(model, test_batches, args.repeats)
+        results['text'] = text_cost(model, test_batches, args.repeats, clock)
         for name, r in results['text'].items():
             print(f'text answers, {name}: {r["answers"]} answers, '
                   f'{r["time_per_answer_s"] * 1e3:.0f} ms, '

@@ -20,9 +20,12 @@ LORA_BASE = osp.join(ROOT, 'configs', '_base_', 'models', 'lora_adapters.py')
 
 def _head(**kwargs) -> LightUNetHead:
     init_default_scope('llava_detseg')
-    args = dict(in_channels=[8, 8, 8, 8], channels=8, num_classes=4,
-                dropout_ratio=0.0,
-                norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    args = dict(
+        in_channels=[8, 8, 8, 8],
+        channels=8,
+        num_classes=4,
+        dropout_ratio=0.0,
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
     args.update(kwargs)
     return LightUNetHead(**args)
 
@@ -87,8 +90,9 @@ def _ablation(cfg):
 def _batch(cfg, n=2, split='train'):
     dataset = DATASETS.build(cfg[f'{split}_dataloader'].dataset)
     items = [dataset[i] for i in range(n)]
-    return dataset, dict(inputs=[x['inputs'] for x in items],
-                         data_samples=[x['data_samples'] for x in items])
+    return dataset, dict(
+        inputs=[x['inputs'] for x in items],
+        data_samples=[x['data_samples'] for x in items])
 
 
 def test_whole_model_trains_and_predicts_for_iou_metric(cfg):
@@ -109,8 +113,8 @@ def test_whole_model_trains_and_predicts_for_iou_metric(cfg):
                for p in model.neck.parameters())
     model.eval()
     seg_metric = [
-        m for m in cfg.val_evaluator if m.get('task') == 'seg'
-        and 'IoUMetric' in m.metric.type
+        m for m in cfg.val_evaluator
+        if m.get('task') == 'seg' and 'IoUMetric' in m.metric.type
     ]
     evaluator = Evaluator(seg_metric)
     evaluator.dataset_meta = dataset.metainfo
@@ -130,8 +134,10 @@ def test_conv_lora_wraps_every_conv_of_the_head(cfg):
     init_default_scope('llava_detseg')
     model_cfg = _ablation(cfg)
     plain = MODELS.build(copy.deepcopy(model_cfg))
-    convs = [n for n, m in plain.seg_head.named_modules()
-             if isinstance(m, torch.nn.Conv2d)]
+    convs = [
+        n for n, m in plain.seg_head.named_modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
     # bottleneck + one per stage + the classifier
     assert len(convs) == 1 + 3 + 1
     model_cfg.adapters = Config.fromfile(LORA_BASE).lora_adapters.to_dict()
@@ -146,10 +152,12 @@ def test_conv_lora_wraps_every_conv_of_the_head(cfg):
     data = model.data_preprocessor(copy.deepcopy(batch), training=True)
     total, _ = model.parse_losses(model(**data, mode='loss'))
     total.backward()
-    lora_b = [p for n, p in model.seg_head.named_parameters()
-              if 'lora_B.seg' in n]
+    lora_b = [
+        p for n, p in model.seg_head.named_parameters() if 'lora_B.seg' in n
+    ]
     assert lora_b and all(p.grad is not None and p.grad.abs().sum() > 0
                           for p in lora_b)
     # only adapters train in the seg head
-    assert not any(p.requires_grad for n, p in
-                   model.seg_head.named_parameters() if 'lora_' not in n)
+    assert not any(p.requires_grad
+                   for n, p in model.seg_head.named_parameters()
+                   if 'lora_' not in n)

@@ -91,15 +91,18 @@ class LightUNetHead(BaseDecodeHead):
         for skip in reversed(self.in_channels[:-1]):
             self.stages.append(
                 nn.Sequential(*[
-                    ConvModule(channels + skip if i == 0 else channels,
-                               channels, **conv) for i in range(num_convs)
+                    ConvModule(channels +
+                               skip if i == 0 else channels, channels, **conv)
+                    for i in range(num_convs)
                 ]))
 
     def _upsample(self, x: Tensor, like: Tensor) -> Tensor:
         align = self.align_corners if self.upsample_mode == 'bilinear' \
             else None
         return resize(
-            x, size=like.shape[2:], mode=self.upsample_mode,
+            x,
+            size=like.shape[2:],
+            mode=self.upsample_mode,
             align_corners=align)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
