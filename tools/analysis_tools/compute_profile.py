@@ -342,27 +342,33 @@ def format_flops(value: float, unit: str = 'G') -> str:
 
 def breakdown_lines(rows: List[Dict[str, Any]],
                     step_time: Optional[float] = None) -> List[str]:
-    """A Markdown table of :meth:`PartProfiler.table` rows (times in ms)."""
+    """A Markdown table of :meth:`PartProfiler.table` rows (times in ms;
+    GFLOP/s over the part's op time, forward and backward)."""
     total_flops = sum(r['fwd_flops'] + r['bwd_flops'] for r in rows) or 1
     lines = [
         '| part | fwd GFLOP | bwd GFLOP | share of FLOPs | fwd op ms | '
-        'bwd op ms | own ms |', '| --- | ---: | ---: | ---: | ---: | '
-        '---: | ---: |'
+        'bwd op ms | GFLOP/s in ops | own ms |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
     ]
-    for r in rows:
-        share = (r['fwd_flops'] + r['bwd_flops']) / total_flops
-        lines.append(f"| {r['part']} | {format_flops(r['fwd_flops'])} | "
-                     f"{format_flops(r['bwd_flops'])} | {share:.1%} | "
+    total = dict(
+        fwd_flops=0, bwd_flops=0, fwd_op_time=0.0, bwd_op_time=0.0, wall=0.0)
+    for r in rows + [None]:
+        name = 'all' if r is None else r['part']
+        r = total if r is None else r
+        if name != 'all':
+            for key in total:
+                total[key] += r[key]
+        flops = r['fwd_flops'] + r['bwd_flops']
+        op_time = r['fwd_op_time'] + r['bwd_op_time']
+        rate = format_flops(flops / op_time) if flops and op_time else '-'
+        lines.append(f"| {name} | {format_flops(r['fwd_flops'])} | "
+                     f"{format_flops(r['bwd_flops'])} | "
+                     f'{flops / total_flops:.1%} | '
                      f"{r['fwd_op_time'] * 1e3:.0f} | "
-                     f"{r['bwd_op_time'] * 1e3:.0f} | "
+                     f"{r['bwd_op_time'] * 1e3:.0f} | {rate} | "
                      f"{r['wall'] * 1e3:.0f} |")
-    op_time = sum(r['fwd_op_time'] + r['bwd_op_time'] for r in rows)
-    lines.append(f'| all | {format_flops(sum(r["fwd_flops"] for r in rows))}'
-                 f' | {format_flops(sum(r["bwd_flops"] for r in rows))} | '
-                 f'100% | {sum(r["fwd_op_time"] for r in rows) * 1e3:.0f} | '
-                 f'{sum(r["bwd_op_time"] for r in rows) * 1e3:.0f} | '
-                 f'{sum(r["wall"] for r in rows) * 1e3:.0f} |')
     if step_time:
+        op_time = total['fwd_op_time'] + total['bwd_op_time']
         lines.append(
             f'\nops take {op_time * 1e3:.0f} ms of a '
             f'{step_time * 1e3:.0f} ms step ({op_time / step_time:.0%}'

@@ -1,4 +1,6 @@
-"""Hooks and optimisation wrappers of the project (registered on import)."""
+"""Hooks, optimisation wrappers and runner strategies of the project
+(registered on import)."""
 from .errors import CheckpointSaveError, NonFiniteError, TrainingStopped
 from .hooks import *  # noqa: F401,F403
 from .optim_wrappers import *  # noqa: F401,F403
+from .strategies import *  # noqa: F401,F403

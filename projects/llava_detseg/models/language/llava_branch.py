@@ -292,6 +292,12 @@ class LlavaLanguageBranch(BaseModule):
                         top_p=top_p) if temperature > 0 else dict(
                             do_sample=False)
         budget = max_new_tokens or self.max_new_tokens
+        # transformers syncs every decoding step over the ranks of an
+        # FSDP-managed model (for decoder layers sharded as units of their
+        # own). Here the whole model is one FSDP unit, gathered for the whole
+        # forward, and ranks answer different samples or none: a synced
+        # loop would wait for a rank that is not generating.
+        gen.setdefault('synced_gpus', False)
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,

@@ -110,6 +110,29 @@ def load_hf_model(cls: Type[nn.Module],
     return model
 
 
+def _sentencepiece_only_class(folder: str):
+    """The tokenizer class a folder with only ``tokenizer.model`` names.
+
+    transformers 5 maps model type ``llava`` to its generic
+    ``TokenizersBackend``, which converts a bare SentencePiece model without
+    LLaMA's normalizer: the ``▁`` dummy prefix of the first word is lost and
+    every prompt tokenizes unlike Vicuna's. A folder with ``tokenizer.json``
+    (as llava-hf ships) loads right either way; one with only
+    ``tokenizer.model`` (as liuhaotian's and converted checkpoints do) is
+    loaded by the class its ``tokenizer_config.json`` names.
+    """
+    import transformers
+    config = osp.join(folder, 'tokenizer_config.json')
+    if not osp.isfile(osp.join(folder, 'tokenizer.model')) or \
+            osp.isfile(osp.join(folder, 'tokenizer.json')) or \
+            not osp.isfile(config):
+        return None
+    with open(config) as f:
+        name = json.load(f).get('tokenizer_class') or ''
+    return getattr(transformers, name, None) if name.startswith(
+        ('Llama', 'CodeLlama')) else None
+
+
 def load_hf_tokenizer(pretrained: str, trust_remote_code: bool = False):
     """``AutoTokenizer.from_pretrained`` with a clear error.
 
@@ -130,6 +153,9 @@ def load_hf_tokenizer(pretrained: str, trust_remote_code: bool = False):
         raise FileNotFoundError(
             f'tokenizer folder "{pretrained}" does not exist')
     try:
+        named = _sentencepiece_only_class(osp.expanduser(pretrained))
+        if named is not None:
+            return named.from_pretrained(osp.expanduser(pretrained))
         return AutoTokenizer.from_pretrained(
             osp.expanduser(pretrained), trust_remote_code=trust_remote_code)
     except ValueError as e:

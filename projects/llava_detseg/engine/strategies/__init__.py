@@ -1,0 +1,4 @@
+from .deepspeed import CompatDeepSpeedOptimWrapper
+from .fsdp import CompatFSDPStrategy
+
+__all__ = ['CompatDeepSpeedOptimWrapper', 'CompatFSDPStrategy']
