@@ -4,6 +4,11 @@ Modelled on mmdet's ``DetInferencer`` (mmengine's ``BaseInferencer``, the
 same argument names where they fit) and on LLaVA's ``serve/cli.py`` for the
 generation settings. Every image goes through the model's one answering
 path (``LlavaDetSeg.respond``), the same code ``tools/test.py`` runs.
+
+One unit over 400 lines: the one class of mmengine's ``BaseInferencer``
+contract (model, pipeline and visualizer set-up, call, postprocess), as
+mmdet's ``DetInferencer`` is; the request parsing and the JSON results
+already live in ``instructions.py`` and ``results.py``.
 """
 import contextlib
 import json

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from llava_detseg.tasks import TASKS
 from ..backbones.clip_vit import ViTOutputs
+from ..routers.instructions import embed_instructions, instruction_texts
 from ..routers.moe import AuxOutputs
 
 
@@ -46,10 +47,9 @@ class TaskInputs:
         if samples is None:
             texts = [self.router.instructions[task]] * len(idx)
         else:
-            texts = self.router.instruction_texts(
-                task, [samples[i] for i in idx])
-        return self.router.embed_instructions(self.language, texts,
-                                              like.device)
+            texts = instruction_texts(self.router.instructions, task,
+                                      [samples[i] for i in idx])
+        return embed_instructions(self.language, texts, like.device)
 
     def _vqa_tokens(self, vit: ViTOutputs, idx: List[int],
                     samples: Optional[List[DetDataSample]]) -> Tensor:

@@ -1,7 +1,6 @@
 """Gated feature router: per-task layer gates and shared / task / pooled
 experts between the shared ViT and the det, seg and vqa branches."""
-from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -11,44 +10,10 @@ from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
 from llava_detseg.tasks import TASKS
+from .instructions import DEFAULT_INSTRUCTIONS
 from .moe import (AuxOutputs, ExpertMLP, NoisyTopKGate, combine_experts,
                   gate_losses)
-
-DEFAULT_INSTRUCTIONS = dict(
-    det='Detect all objects.',
-    seg='Segment the image.',
-    vqa='Describe the image.')
-
-
-class RouterStats:
-    """Running sums of routing decisions, read and reset by
-    ``RouterStatsHook``. Everything is detached and on the CPU."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.sums: Dict[str, Tensor] = {}
-        self.counts: Dict[str, float] = defaultdict(float)
-
-    def add(self, key: str, value: Tensor,
-            count: Union[float, Tensor]) -> None:
-        if value.is_meta:  # a meta_build() shape check: nothing to count
-            return
-        count = float(count)
-        value = value.detach().float().cpu()
-        self.sums[key] = self.sums[key] + value if key in self.sums \
-            else value.clone()
-        self.counts[key] += count
-
-    def mean(self, key: str) -> Optional[Tensor]:
-        if key not in self.sums or not self.counts[key]:
-            return None
-        return self.sums[key] / self.counts[key]
-
-    def keys(self) -> List[str]:
-        return list(self.sums)
-
+from .router_stats import RouterStats
 
 @MODELS.register_module()
 class GatedFeatureRouter(BaseModule):
@@ -93,7 +58,8 @@ class GatedFeatureRouter(BaseModule):
         noise_std (float): Gate noise in training.
         expert_ratio (float): Hidden width of an expert over ``in_channels``.
         instructions (dict): Default instruction text per task, used when a
-            sample carries none (det / seg samples without a question).
+            sample carries none (det / seg samples without a question;
+            ``instructions.py`` reads and embeds them).
         loss_balance (dict, optional): ``LoadBalanceLoss`` config; None: off.
         loss_z (dict, optional): ``RouterZLoss`` config; None: off.
         layer_selector (dict, optional): ``AdaptiveLayerSelector`` config
@@ -196,51 +162,6 @@ class GatedFeatureRouter(BaseModule):
             layer_selector.setdefault('num_layers', self.num_layers)
             self.layer_selector = MODELS.build(layer_selector)
         self.stats = RouterStats()
-
-    # ------------------------------------------------------------------
-    # instructions
-    # ------------------------------------------------------------------
-    def instruction_texts(self, task: str, samples: Sequence) -> List[str]:
-        """One instruction text per sample for ``task``.
-
-        vqa samples use their questions (joined), det / seg samples an
-        ``instructions`` metainfo entry for the task if present, otherwise
-        ``router.instructions[task]``.
-        """
-        texts = []
-        for s in samples:
-            given = (s.metainfo.get('instructions') or {}).get(task)
-            if given:
-                texts.append(given)
-                continue
-            if task == 'vqa':
-                qs = [
-                    turn['value'] for conv in s.metainfo.get(
-                        'conversations', []) for turn in conv[:1]
-                ]
-                if qs:
-                    texts.append(' '.join(qs).replace('<image>', ' '))
-                    continue
-            texts.append(self.instructions[task])
-        return texts
-
-    @staticmethod
-    @torch.no_grad()
-    def embed_instructions(language: nn.Module, texts: Sequence[str],
-                           device: torch.device) -> Tensor:
-        """Mean of the language model's input embeddings of each text.
-
-        Detached: the instruction is a feature for the router, the router's
-        losses must not move the language model's embedding table.
-        """
-        table = language.llava.get_input_embeddings()
-        out = []
-        for text in texts:
-            ids = language.tokenizer(
-                text, add_special_tokens=False)['input_ids'] or [0]
-            emb = table(torch.tensor(ids, device=table.weight.device))
-            out.append(emb.float().mean(0))
-        return torch.stack(out).to(device)
 
     # ------------------------------------------------------------------
     # routing
