@@ -114,6 +114,7 @@ class TaskAdapters:
     def apply(self, model: nn.Module) -> None:
         """Inject every group, then set ``requires_grad`` on the parts."""
         from peft import LoraConfig, inject_adapter_in_model
+        from peft.tuners.tuners_utils import cast_adapter_dtype
         taken = set()
         for group, specs in self.groups.items():
             self.layers[group] = []
@@ -144,6 +145,10 @@ class TaskAdapters:
                 before = {n for n, _ in _tuner_layers(module)}
                 inject_adapter_in_model(
                     LoraConfig(**spec), module, adapter_name=group)
+                # fp32 adapters on a bf16 / fp16 base, as PeftModel makes
+                # them: AdamW updates of a 2e-4 step are below bf16's
+                # resolution, and autocast runs the matmuls in bf16 anyway
+                cast_adapter_dtype(module, group)
                 new = [n for n, _ in _tuner_layers(module) if n not in before]
                 if not new:
                     raise ValueError(f'{where}: no layer of "{part}" matched '
