@@ -24,8 +24,16 @@ def test_configs_are_found():
     assert any(c.startswith('configs/ablations/') for c in CONFIGS)
 
 
+FULL_WIDTH = {
+    'data/checkpoints/clip-vit-l14-336-random':
+    'openai/clip-vit-large-patch14-336',
+    'data/checkpoints/llava-7b-width-2layer-random': 'llava-hf/llava-1.5-7b-hf',
+}
+
+
 def _is_tiny(cfg) -> bool:
-    return cfg.model.backbone.pretrained.startswith(TINY_PREFIX)
+    return cfg.model.backbone.pretrained.startswith(TINY_PREFIX) and \
+        cfg.model.backbone.pretrained not in FULL_WIDTH
 
 
 def _registry_get(registry, type_):
@@ -82,6 +90,13 @@ def test_config_builds_its_model(path, tiny_ckpt):
         model = MODELS.build(cfg.model)
         device = 'cpu'
     else:
+        # the full-width twin's random folders are written on demand (80 s,
+        # 3 GB; tests/tools/test_full_width_twin.py builds them for real):
+        # here the same architectures from the bundled hub configs
+        for part in ('backbone', 'language'):
+            if cfg.model.get(part):
+                path = cfg.model[part].pretrained
+                cfg.model[part].pretrained = FULL_WIDTH.get(path, path)
         with meta_build():
             model = MODELS.build(cfg.model)
         assert {p.device.type for p in model.parameters()} == {'meta'}

@@ -129,3 +129,19 @@ def test_text_format_is_read_as_it_is_written():
     with pytest.raises(RunnerConfigError,
                        match='model.language.special_tokens num_bins=512'):
         check_combinations(_cfg(model=tokens))
+
+
+def test_sharded_engines_refuse_what_they_cannot_run():
+    fsdp = dict(type='CompatFSDPStrategy', model_wrapper=dict(
+        use_orig_params=True))
+    check_combinations(_cfg(strategy=fsdp))
+    with pytest.raises(RunnerConfigError,
+                       match='strategy.model_wrapper.auto_wrap_policy is set'):
+        check_combinations(_cfg(strategy=dict(
+            fsdp, model_wrapper=dict(auto_wrap_policy=dict(
+                type='size_based_auto_wrap_policy')))))
+    with pytest.raises(RunnerConfigError,
+                       match='optim_wrapper.type="PCGradOptimWrapper" with '
+                       'strategy.type="CompatFSDPStrategy"'):
+        check_combinations(_cfg(strategy=fsdp, optim_wrapper=dict(
+            type='PCGradOptimWrapper')))

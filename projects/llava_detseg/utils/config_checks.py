@@ -111,6 +111,9 @@ def check_combinations(cfg) -> None:
     * a per-task-gradient optimiser wrapper (PCGrad, GradNorm) with a
       distributed launcher: its ``autograd.grad`` calls bypass DDP's
       all-reduce, so the ranks' weights drift apart;
+    * PCGrad / GradNorm under a sharded engine (``strategy``), and an FSDP
+      ``auto_wrap_policy`` (the model is one FSDP unit: generation on one
+      rank never waits for another's, ``generate(synced_gpus=False)``);
     * ``MixtureSampler.batch_size`` different from its loader's
       ``batch_size``: every rank must draw whole batches from one source,
       or the ranks wait on each other forever;
@@ -136,6 +139,19 @@ def check_combinations(cfg) -> None:
             ' its per-task torch.autograd.grad calls bypass DDP\'s gradient '
             'all-reduce, so the ranks would drift apart; train it in one '
             'process (launcher="none") or use the summed loss')
+    strategy = cfg.get('strategy') or {}
+    if kind in PER_TASK_GRAD_WRAPPERS and strategy:
+        raise RunnerConfigError(
+            f'{where}: optim_wrapper.type="{kind}" with strategy.type='
+            f'"{strategy.get("type")}": per-task torch.autograd.grad calls '
+            'bypass the sharded gradient reduction; use the summed loss')
+    wrap = (strategy.get('model_wrapper') or {}).get('auto_wrap_policy')
+    if 'FSDPStrategy' in str(strategy.get('type', '')) and wrap is not None:
+        raise RunnerConfigError(
+            f'{where}: strategy.model_wrapper.auto_wrap_policy is set: the '
+            'model must be one FSDP unit, as ranks run different heads per '
+            'step and answer different questions at validation (nested '
+            'units would wait on each other\'s gathers)')
     for name, loader in _loaders(cfg):
         sampler = loader.get('sampler') or {}
         if _short(sampler.get('type', '')) != 'MixtureSampler':
