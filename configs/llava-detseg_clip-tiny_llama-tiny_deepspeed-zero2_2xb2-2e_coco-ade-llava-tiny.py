@@ -9,6 +9,8 @@ _base_ = [
     './_base_/schedules/deepspeed_zero2.py',
 ]
 
+# The lines of the full DeepSpeed config, with the tiny twin's learning rate:
+# a config inherits one parent's optim_wrapper, and this one is the twin's.
 runner_type = 'FlexibleRunner'
 strategy = _base_.deepspeed_zero2_strategy
 # DeepSpeed owns precision, clipping and the step (CompatDeepSpeedOptimWrapper:

@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from conftest import ROOT
-from sample_datasets import rebase_paths, write_tiny_tree
+from sample_datasets import twin_config
 from test_train_test_tools import _ok, _scalars, run_tool
 
 pytestmark = pytest.mark.slow
@@ -39,16 +39,7 @@ def test_twin_has_the_full_structure():
 
 
 def test_twin_trains_on_two_processes_and_evaluates(tiny_ckpt, tmp_path):
-    root = str(tmp_path / 'tiny')
-    write_tiny_tree(root)
-    cfg = Config.fromfile(TWIN)
-    cfg.model.backbone.pretrained = tiny_ckpt['clip']
-    cfg.model.language.pretrained = tiny_ckpt['llava']
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator'):
-        node = cfg[key]
-        node = node.to_dict() if hasattr(node, 'to_dict') else list(node)
-        cfg[key] = rebase_paths(node, 'data/tiny/', root + '/')
+    cfg = twin_config(TWIN, tiny_ckpt, str(tmp_path / 'tiny'))
     path = str(tmp_path / 'twin.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')

@@ -10,13 +10,12 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from conftest import ROOT
-from sample_datasets import rebase_paths, write_tiny_tree
+from sample_datasets import twin_config
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +30,7 @@ def wide(tmp_path_factory):
     from llava_detseg.registry import MODELS
     tmp = tmp_path_factory.mktemp('wide')
     ckpt = write_full_width_checkpoints(str(tmp / 'ckpt'))
-    root = str(tmp / 'tiny')
-    write_tiny_tree(root)
-    cfg = Config.fromfile(WIDE)
-    cfg.model.backbone.pretrained = ckpt['clip']
-    cfg.model.language.pretrained = ckpt['llava']
-    for key in ('train_dataloader', 'val_dataloader'):
-        cfg[key] = rebase_paths(cfg[key].to_dict(), 'data/tiny/', root + '/')
+    cfg = twin_config(WIDE, ckpt, str(tmp / 'tiny'))
     init_default_scope('llava_detseg')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

@@ -6,10 +6,9 @@ import json
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
 
 from conftest import ROOT
-from sample_datasets import rebase_paths, write_tiny_tree
+from sample_datasets import twin_config
 from test_train_test_tools import _ok, run_tool
 
 pytestmark = pytest.mark.slow
@@ -34,16 +33,8 @@ def _lines(work):
 def test_trains_validates_saves_and_resumes(engine, tiny_ckpt, tmp_path):
     if engine == 'deepspeed':
         pytest.importorskip('deepspeed')
-    root = str(tmp_path / 'tiny')
-    write_tiny_tree(root)
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', ENGINES[engine]))
-    cfg.model.backbone.pretrained = tiny_ckpt['clip']
-    cfg.model.language.pretrained = tiny_ckpt['llava']
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator'):
-        node = cfg[key]
-        node = node.to_dict() if hasattr(node, 'to_dict') else list(node)
-        cfg[key] = rebase_paths(node, 'data/tiny/', root + '/')
+    cfg = twin_config(osp.join(ROOT, 'configs', ENGINES[engine]),
+                      tiny_ckpt, str(tmp_path / 'tiny'))
     path = str(tmp_path / f'{engine}.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')
