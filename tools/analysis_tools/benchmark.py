@@ -107,6 +107,10 @@ def build(cfg: Config, checkpoint: str = None):
     model = MODELS.build(cfg.model).to(device)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu')
+    else:
+        # as the runner does before training: the heads' priors (FCOS's
+        # cls bias) and the adapters' B = 0, so losses read as in a run
+        model.init_weights()
     return model, device
 
 
