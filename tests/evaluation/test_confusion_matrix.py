@@ -67,14 +67,17 @@ def test_png_written_to_out_dir_and_visualizer(tmp_path):
         save_dir=str(tmp_path / 'vis'))
     assert isinstance(vis._vis_backends['LocalVisBackend'], LocalVisBackend)
     metric = ConfusionMatrix(out_dir=str(tmp_path / 'cm'))
+    # the file names carry the run's iteration (earlier tests leave theirs)
+    from mmengine.logging import MessageHub
+    MessageHub.get_current_instance().update_info('iter', 7)
     try:
         _evaluate(metric, _samples(), classes=['w', 'x', 'y', 'z'])
     finally:  # later tests must not find this visualizer current
         Visualizer._instance_dict.pop('cm_test')
-    png = tmp_path / 'cm' / 'confusion_matrix_0.png'
+    png = tmp_path / 'cm' / 'confusion_matrix_7.png'
     assert png.is_file() and Image.open(png).size[0] > 100
     vis_png = tmp_path / 'vis' / 'vis_data' / 'vis_image' / \
-        'confusion_matrix_0.png'
+        'confusion_matrix_7.png'
     assert vis_png.is_file()
 
 
