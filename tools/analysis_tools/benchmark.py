@@ -33,6 +33,34 @@ from mmengine.config import Config, DictAction  # noqa: E402
 ANALYSES = ('speed', 'flops', 'peak', 'breakdown')
 
 
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """The options every measuring tool shares (this one and
+    ``parity_benchmark.py``): threads, clock, JSON output, config edits."""
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument(
+        '--clock',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='cpu: the process\'s CPU time (with --threads 1, robust to '
+        'other jobs on the cores)')
+    parser.add_argument('--out-json', help='also write the numbers here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+
+
+def load_run_config(args: argparse.Namespace) -> Config:
+    """The config with ``--cfg-options`` merged; ``--threads`` applied."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    return cfg
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
@@ -64,18 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=[16, 64, 32, 32],
         metavar=('N', 'C', 'H', 'W'),
         help='input of the peak 3x3 convolution (C -> C)')
-    parser.add_argument(
-        '--threads',
-        type=int,
-        help='torch intra-op threads (default: torch\'s)')
-    parser.add_argument(
-        '--clock',
-        choices=['wall', 'cpu'],
-        default='wall',
-        help='clock of the breakdown (cpu: process CPU '
-        'time, robust to other load with --threads 1)')
-    parser.add_argument('--out-json', help='also write the numbers here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_run_args(parser)
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:
         parser.error('--iters must be >= 1 and --warmup >= 0')
@@ -209,12 +226,7 @@ def main(argv=None) -> dict:
     ensure_package()
     from compute_profile import (breakdown_lines, conv_peak, format_flops,
                                  matmul_peak)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
+    cfg = load_run_config(args)
     model, device = build(cfg, args.checkpoint)
     results = dict(
         config=args.config,

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Sequence
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _bootstrap import ensure_package  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from benchmark import add_run_args, load_run_config  # noqa: E402
 
 MODES = ('predict', 'train')
 
@@ -52,18 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--modes', nargs='+', default=list(MODES), choices=MODES)
     parser.add_argument(
         '--skip-text', action='store_true', help='no text-answer measurement')
-    parser.add_argument(
-        '--threads',
-        type=int,
-        help='torch intra-op threads (default: torch\'s)')
-    parser.add_argument(
-        '--clock',
-        choices=['wall', 'cpu'],
-        default='wall',
-        help='cpu: the process\'s CPU time (with --threads '
-        '1, robust to other jobs on the cores)')
-    parser.add_argument('--out-json', help='also write the numbers here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_run_args(parser)
     args = parser.parse_args(argv)
     if args.batches < 1 or args.repeats < 1:
         parser.error('--batches and --repeats must be >= 1')
@@ -235,13 +224,8 @@ def main(argv=None) -> dict:
     from benchmark import build
     from compute_profile import CLOCKS
     from mmengine.runner import Runner
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
+    cfg = load_run_config(args)
     clock = CLOCKS[args.clock]
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     model, _ = build(cfg, args.checkpoint)
 
     def batches_of(split: str) -> List[dict]:
