@@ -90,3 +90,6 @@ WEIGHT_INITIALIZERS = Registry(
     'weight initializer',
     parent=MMENGINE_WEIGHT_INITIALIZERS,
     locations=['llava_detseg.models'])
+# Tasks as parts (``models/tasks``): a task's name, the model part serving
+# it, its loss and its predictions; ``llava_detseg.tasks`` reads it.
+TASKS = Registry('task', locations=['llava_detseg.models.tasks'])

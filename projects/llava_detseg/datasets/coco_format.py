@@ -38,7 +38,8 @@ class CocoFormatMultiTaskDataset(CocoDataset):
         conv_file (str, optional): LLaVA-format JSON
             (``[{"id", "image", "conversations": [...]}]``), relative to
             ``data_root`` like ``ann_file``; ``image`` is relative to ``data_prefix['img']``.
-        tasks (Sequence[str]): Tasks to serve, from ``det``, ``seg``, ``vqa``.
+        tasks (Sequence[str]): Tasks to serve, from :attr:`SERVES` (``det``,
+            ``seg``, ``vqa``; ``ShapesDataset`` adds ``cls`` and ``itc``).
         on_error (str): ``'raise'`` (default) or ``'skip'``.
         check_files (bool): Check at start that every image and semantic map
             exists, so a run fails in seconds rather than hours in.
@@ -49,6 +50,8 @@ class CocoFormatMultiTaskDataset(CocoDataset):
     """
 
     METAINFO = dict(classes=(), seg_classes=None, palette=None)
+    #: the tasks this dataset can give samples of
+    SERVES = TASKS
 
     def __init__(self,
                  *args,
@@ -57,10 +60,11 @@ class CocoFormatMultiTaskDataset(CocoDataset):
                  on_error: str = 'raise',
                  check_files: bool = True,
                  **kwargs) -> None:
-        unknown = set(tasks) - set(TASKS)
+        unknown = set(tasks) - set(self.SERVES)
         if unknown:
-            raise ValueError(f'{type(self).__name__}: unknown tasks '
-                             f'{sorted(unknown)}; known: {TASKS}')
+            raise ValueError(f'{type(self).__name__}: tasks '
+                             f'{sorted(unknown)} are not served (it serves '
+                             f'{self.SERVES}): fix dataset.tasks')
         data_root = kwargs.get('data_root')
         if conv_file and data_root and not osp.isabs(conv_file):
             conv_file = osp.join(data_root, conv_file)

@@ -4,12 +4,7 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.dataset import BaseDataset, ConcatDataset
 
 from llava_detseg.registry import DATASETS
-from llava_detseg.tasks import TASKS
-
-# The metainfo keys each task owns: the mixture takes them from the sources
-# serving that task, which must agree.
-TASK_META_KEYS = dict(det=('classes', 'palette'),
-                      seg=('seg_classes', 'seg_palette'), vqa=())
+from llava_detseg.tasks import check_tasks, known_tasks, task_spec
 
 DatasetCfg = Union[dict, BaseDataset]
 
@@ -22,7 +17,9 @@ class MultiTaskConcatDataset(ConcatDataset):
     ``det``) and ADE20K (150 classes for ``seg``) differ by design. Here each
     task's keys come from the parts that serve it (``classes`` / ``palette``
     from ``det`` sources, ``seg_classes`` / ``seg_palette`` from ``seg``
-    sources); two sources of one task with different classes are an error.
+    sources, ``cls_classes`` from ``cls`` sources: the ``meta_keys`` of each
+    task part); two sources of one task with different classes are an
+    error.
 
     Sources are named (a dict), so a child config changes one by name and
     ``MixtureSampler`` takes its ratios by name. ``tasks`` keeps only the
@@ -45,11 +42,9 @@ class MultiTaskConcatDataset(ConcatDataset):
                  lazy_init: bool = False) -> None:
         if not isinstance(datasets, dict):
             datasets = {str(i): d for i, d in enumerate(datasets)}
-        if tasks is not None and set(tasks) - set(TASKS):
-            raise ValueError(f'MultiTaskConcatDataset: unknown tasks '
-                             f'{sorted(set(tasks) - set(TASKS))}; known: '
-                             f'{TASKS}')
-        self.tasks = tuple(tasks) if tasks is not None else TASKS
+        if tasks is not None:
+            check_tasks(tasks, 'MultiTaskConcatDataset: tasks')
+        self.tasks = tuple(tasks) if tasks is not None else known_tasks()
         self.names: List[str] = []
         self.dropped: List[str] = []
         built = []
@@ -79,13 +74,15 @@ class MultiTaskConcatDataset(ConcatDataset):
             if cls is None:
                 raise KeyError(f'MultiTaskConcatDataset: datasets.{name}: '
                                f'unknown type "{d.get("type")}"')
-            serves = d.get('tasks') or getattr(cls, 'tasks', None) or TASKS
+            serves = d.get('tasks') or getattr(cls, 'tasks', None) or \
+                known_tasks()
         else:
-            serves = getattr(d, 'tasks', TASKS)
-        if set(serves) - set(TASKS):
+            serves = getattr(d, 'tasks', known_tasks())
+        unknown = sorted(set(serves) - set(known_tasks()))
+        if unknown:
             raise ValueError(
                 f'MultiTaskConcatDataset: datasets.{name} serves unknown '
-                f'tasks {sorted(set(serves) - set(TASKS))}; known: {TASKS}')
+                f'tasks {unknown}; known: {known_tasks()}')
         keep = [t for t in serves if t in self.tasks]
         if not keep:
             return None
@@ -103,12 +100,12 @@ class MultiTaskConcatDataset(ConcatDataset):
         owner: dict = {}
         for i, d in enumerate(self.datasets):
             tasks = getattr(d, 'tasks', None)
-            if tasks is None or set(tasks) - set(TASKS):
+            if tasks is None or set(tasks) - set(known_tasks()):
                 raise ValueError(
                     f'MultiTaskConcatDataset: {self.source_name(i)} has no '
-                    f'"tasks" attribute from {TASKS}')
+                    f'"tasks" attribute from {known_tasks()}')
             for task in tasks:
-                for key in TASK_META_KEYS[task]:
+                for key in task_spec(task).meta_keys:
                     value = d.metainfo.get(key)
                     if value is None:
                         continue

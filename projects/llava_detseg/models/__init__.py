@@ -6,3 +6,4 @@ from .language import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .routers import *  # noqa: F401,F403
+from .tasks import *  # noqa: F401,F403

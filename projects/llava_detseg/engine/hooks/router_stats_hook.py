@@ -8,7 +8,6 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from llava_detseg.registry import HOOKS
-from llava_detseg.tasks import TASKS
 
 
 def _share_kl(share: torch.Tensor) -> float:
@@ -23,7 +22,8 @@ class RouterStatsHook(Hook):
     """Log what the router decides, per task, and draw it at validation.
 
     Reads the running sums that ``GatedFeatureRouter`` (``router.stats``)
-    and a routed projector (``usage``) keep, and reports per task the mean
+    and a routed projector (``usage``) keep, and reports per task (every
+    task of ``router.tasks``, cls and itc included) the mean
     gate of each tapped layer, each pool expert's share of the tokens, the
     histogram of layers the layer selector picked, and the KL of the expert
     shares to uniform (what the balance loss pushes down; the balance and
@@ -60,7 +60,7 @@ class RouterStatsHook(Hook):
             st = router.stats
             layers = router.in_layers
             pooled = None
-            for task in TASKS:
+            for task in router.tasks:
                 gate = st.mean(f'layer_gate/{task}')
                 if gate is not None:
                     for j, layer in enumerate(layers):
@@ -144,9 +144,10 @@ class RouterStatsHook(Hook):
 
         router = model.router
         st = router.stats
-        gates = [(t, st.mean(f'layer_gate/{t}')) for t in TASKS]
+        gates = [(t, st.mean(f'layer_gate/{t}')) for t in router.tasks]
         gates = [(t, g) for t, g in gates if g is not None]
-        usage = [(t, st.sums.get(f'expert_usage/{t}')) for t in TASKS]
+        usage = [(t, st.sums.get(f'expert_usage/{t}'))
+                 for t in router.tasks]
         usage = [(t, u / u.sum()) for t, u in usage
                  if u is not None and u.sum() > 0]
         sel = st.mean('selected_layer')

@@ -25,7 +25,8 @@ class TaskMetric(BaseMetric):
     scores the untagged samples only, so no question is counted twice.
 
     Args:
-        task (str): ``det``, ``seg`` or ``vqa``.
+        task (str): A registered task (``det``, ``seg``, ``vqa``, ``cls``,
+            ``itc``...).
         metric (dict): Config of the wrapped metric.
         meta_keys (dict, optional): ``{key the metric reads: dataset meta
             key}``, e.g. ``dict(classes='seg_classes')``.

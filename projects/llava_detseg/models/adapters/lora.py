@@ -7,9 +7,10 @@ adapters go, which weights train, and keeps the model's checkpoints loadable.
 Groups and gradient isolation
 -----------------------------
 One adapter group is ``shared``, the others are named after a task
-(``det``, ``seg``, ``vqa``). A task group may only sit inside that task's
-branch (``det_head``, ``seg_head``, ``language``) and the shared group only in
-the trunk (``backbone``, ``neck``). Every sample runs the trunk once; its
+(``det``, ``seg``, ``vqa``, or any registered task part). A task group may
+only sit inside that task's branch (``det_head``, ``seg_head``,
+``language``, ``cls_head``...: the part's ``branch``) and the shared group
+only in the trunk (``backbone``, ``neck``). Every sample runs the trunk once; its
 task's loss then flows through the trunk and its own branch only, so a
 task's loss can never reach another task's adapters (tested: their
 gradients stay ``None``). Per-task adapters *inside* the trunk would need one
@@ -23,18 +24,24 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from mmengine.logging import print_log
 from torch import nn
 
-from llava_detseg.tasks import TASKS
+from llava_detseg.tasks import TASKS, known_tasks, task_spec
 
 SHARED = 'shared'
-# Where each group may live: the branch a task's loss alone flows through.
-GROUP_PARTS = dict(
-    shared=('backbone', 'neck'),
-    det=('det_head', ),
-    seg=('seg_head', ),
-    vqa=('language', ))
-# Top-level parts whose weights the adapter config freezes / unfreezes; other
-# parameters (e.g. a loss balancer's) are left alone.
-PARTS = ('backbone', 'neck', 'det_head', 'seg_head', 'language')
+TRUNK = ('backbone', 'neck')
+
+
+def group_parts(group: str) -> Tuple[str, ...]:
+    """Where adapter group ``group`` may live: the trunk for ``shared``, the
+    branch a task's loss alone flows through for a task."""
+    return TRUNK if group == SHARED else (task_spec(group).branch_of(group), )
+
+
+def adapted_parts() -> Tuple[str, ...]:
+    """Top-level parts whose weights the adapter config freezes /
+    unfreezes (the trunk and every task's branch); other parameters (e.g.
+    a loss balancer's) are left alone."""
+    return TRUNK + tuple(task_spec(t).branch_of(t) for t in known_tasks())
+
 _LORA_KEY = re.compile(r'\.lora_[A-Za-z_]+\.([^.]+)\.')
 
 
@@ -93,11 +100,11 @@ class TaskAdapters:
                  train_adapters: Optional[Sequence[str]] = None,
                  train_modules: Sequence[str] = (),
                  l2_weight: float = 0.0) -> None:
-        unknown = set(groups) - set(GROUP_PARTS)
+        unknown = set(groups) - {SHARED, *known_tasks()}
         if unknown:
             raise ValueError(
                 f'adapters.groups: unknown groups {sorted(unknown)}; use '
-                f'"{SHARED}" or a task of {TASKS}')
+                f'"{SHARED}" or a task of {known_tasks()}')
         self.groups = {g: [dict(s) for s in specs]
                        for g, specs in groups.items()}
         self.train_adapters = tuple(
@@ -118,7 +125,8 @@ class TaskAdapters:
         taken = set()
         for group, specs in self.groups.items():
             self.layers[group] = []
-            if group in TASKS and group not in getattr(model, 'tasks', TASKS):
+            if group != SHARED and group not in getattr(model, 'tasks',
+                                                        TASKS):
                 # a task switched off (e.g. a det-only ablation of a config
                 # with every group): its branch, hence its adapters, is absent
                 print_log(f'adapters: group "{group}" skipped, the model has '
@@ -130,10 +138,10 @@ class TaskAdapters:
                 part = spec.pop('part', None)
                 if not part:
                     raise ValueError(f'{where}: "part" is missing')
-                if not part.startswith(GROUP_PARTS[group]):
+                if not part.startswith(group_parts(group)):
                     raise ValueError(
                         f'{where}: part "{part}" is outside the '
-                        f'{GROUP_PARTS[group]} that group "{group}" may adapt'
+                        f'{group_parts(group)} that group "{group}" may adapt'
                         ': a task group in the shared trunk would receive '
                         'the other tasks\' losses (or need one backbone pass '
                         'per task)')
@@ -191,7 +199,7 @@ class TaskAdapters:
         so do the rows of tokens added for the text format
         (``special_delta``): a frozen or adapted LLM must still learn them."""
         for name, param in model.named_parameters():
-            if not name.startswith(PARTS):
+            if not name.startswith(adapted_parts()):
                 continue
             if name.endswith('special_delta'):
                 param.requires_grad_(True)

@@ -1,4 +1,4 @@
-"""The top-level multi-task model: one backbone pass, three branches."""
+"""The top-level multi-task model: one backbone pass, a branch per task."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -14,10 +14,11 @@ from ..language.responder import (BatchImageTokens, Request,
                                    dataset_requests, score_conversations,
                                    store_responses)
 from ..language.text_tasks import TextTaskIO
-from llava_detseg.tasks import TASKS
+from llava_detseg.registry import TASKS as TASK_PARTS
+from llava_detseg.tasks import TASKS, check_tasks
 from ..routers import build_router
 from ..routers.moe import AuxOutputs
-from .dense_heads import head_loss, seg_predictions
+from ..tasks.base import BaseTask, TaskBatch
 from .task_inputs import TaskInputs
 from ..utils import build_in_scope
 from ..utils.scalar_params import vectorize_scalar_params
@@ -31,6 +32,12 @@ class LlavaDetSeg(TaskInputs, BaseModel):
     the detection head (mmdet ``FCOSHead``) and the segmentation head (mmseg
     decode head), its hidden states to the language branch. Each sample is
     sent only to the branches of the tasks in its ``tasks`` metainfo.
+
+    Every task is a part (``models/tasks``, ``registry.TASKS``): ``det``,
+    ``seg`` and ``vqa`` are configured by ``det_head`` / ``seg_head`` /
+    ``language``, any other registered task by an entry of ``tasks``; the
+    model loops over its parts for losses and predictions, so a new task
+    is a registered class and a config entry, no edit here.
 
     Args:
         backbone (dict): e.g. ``CLIPViTBackbone``.
@@ -65,6 +72,10 @@ class LlavaDetSeg(TaskInputs, BaseModel):
             layer and expert routing between the backbone and the branches
             (the neck then runs per task on the routed maps). None: every
             branch reads the backbone as it is.
+        tasks (dict, optional): Further tasks, ``{name: cfg}`` with ``cfg``
+            the arguments of the task part registered as ``name`` (or as
+            ``cfg['type']``), e.g. ``cls=dict(head=dict(
+            type='LinearClsHead', num_classes=10))``; None values are off.
         init_cfg (dict, optional): Init config.
     """
 
@@ -84,14 +95,25 @@ class LlavaDetSeg(TaskInputs, BaseModel):
                  distiller: OptConfigType = None,
                  gradient_checkpointing: bool = False,
                  router: OptConfigType = None,
+                 tasks: Optional[Dict[str, OptConfigType]] = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        unknown = set(loss_weights or {}) - set(TASKS)
+        extra = {k: v for k, v in (tasks or {}).items() if v is not None}
+        taken = set(extra) & set(TASKS)
+        if taken:
+            raise ValueError(
+                f'model.tasks.{sorted(taken)[0]}: det / seg / vqa are '
+                'configured by model.det_head / seg_head / language')
+        check_tasks([dict(c).get('type', k) for k, c in extra.items()],
+                    'model.tasks')
+        names = TASKS + tuple(extra)
+        unknown = set(loss_weights or {}) - set(names)
         if unknown:
             raise ValueError(f'loss_weights has unknown tasks {unknown}; '
-                             f'known tasks are {TASKS}')
-        self.loss_weights = {**dict.fromkeys(TASKS, 1.0), **(loss_weights or {})}
+                             f'known tasks are {names}')
+        self.loss_weights = {**dict.fromkeys(names, 1.0),
+                             **(loss_weights or {})}
         if router is not None and distiller is not None:
             # The distiller's teachers read the un-routed features; routing
             # them as well is not built yet.
@@ -103,25 +125,27 @@ class LlavaDetSeg(TaskInputs, BaseModel):
         necks = neck if isinstance(neck, (list, tuple)) else [neck]
         self.neck = nn.Sequential(
             *[build_in_scope(MODELS, n) for n in necks])
-        self.det_head = self.seg_head = self.language = None
-        if det_head is not None:
-            det_head = dict(det_head)
-            det_head.update(
-                train_cfg=train_cfg.get('det'), test_cfg=test_cfg.get('det'))
-            self.det_head = build_in_scope(MODELS, det_head)
-        if seg_head is not None:
-            self.seg_head = build_in_scope(MODELS, seg_head)
-        if language is not None:
-            self.language = MODELS.build(language)
-            if self.language.vision_hidden_size != self.backbone.embed_dims:
-                raise ValueError(
-                    'language branch expects vision features of width '
-                    f'{self.language.vision_hidden_size} but the backbone '
-                    f'gives {self.backbone.embed_dims}; load both from '
-                    'matching checkpoints')
+        # the task parts, in order: det, seg, vqa, then model.tasks
+        self.task_parts: Dict[str, BaseTask] = {}
+        for name, head in zip(TASKS, (det_head, seg_head, language)):
+            self._add_task(TASK_PARTS.build(dict(type=name, name=name,
+                                                 head=head)),
+                           train_cfg, test_cfg)
         self.router = None
         if router is not None:
-            self.router = build_router(router, self.backbone, self.language)
+            self.router = build_router(
+                router, self.backbone, self.language,
+                tasks=TASKS + tuple(extra))
+        for name, cfg in extra.items():
+            cfg = dict(cfg)
+            cfg.setdefault('type', name)
+            self._add_task(TASK_PARTS.build(dict(cfg, name=name)),
+                           train_cfg, test_cfg)
+            if self.router is not None and name not in self.router.tasks:
+                raise ValueError(
+                    f'model.tasks.{name}: the task is not in '
+                    f'model.router.tasks {self.router.tasks}; add it there '
+                    'or leave router.tasks out')
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
         self.text = None
         if text_cfg is not None:
@@ -132,6 +156,14 @@ class LlavaDetSeg(TaskInputs, BaseModel):
                            gradient_checkpointing)
         # FSDP (FSDPStrategy) refuses 0-dim parameters (FCOS' Scale factors)
         vectorize_scalar_params(self)
+
+    def _add_task(self, part: BaseTask, train_cfg: dict,
+                  test_cfg: dict) -> None:
+        """Build the part serving ``part`` as the model attribute it names
+        (None when the task is off)."""
+        self.task_parts[part.name] = part
+        setattr(self, part.attr, part.build_branch(self, train_cfg, test_cfg))
+        part.check(self)
 
     def _build_extras(self, adapters, loss_balancer, distiller,
                       gradient_checkpointing) -> None:
@@ -151,8 +183,12 @@ class LlavaDetSeg(TaskInputs, BaseModel):
     @property
     def tasks(self) -> Tuple[str, ...]:
         """The tasks this model has a branch for."""
-        heads = dict(det=self.det_head, seg=self.seg_head, vqa=self.language)
-        return tuple(t for t in TASKS if heads[t] is not None)
+        return tuple(t for t, part in self.task_parts.items()
+                     if part.serving_part(self) is not None)
+
+    def _parts_on(self) -> List[BaseTask]:
+        return [p for p in self.task_parts.values()
+                if p.serving_part(self) is not None]
 
     # ------------------------------------------------------------------
     # shared trunk
@@ -198,15 +234,10 @@ class LlavaDetSeg(TaskInputs, BaseModel):
         """Raw outputs of every branch without post-processing."""
         feats, vit = self.extract_feat(inputs)
         out = dict(neck=feats)
-        every = list(range(inputs.shape[0]))
-        if self.det_head is not None:
-            out['det'] = self.det_head(
-                self._task_feats('det', feats, vit, every, None))
-        if self.seg_head is not None:
-            out['seg'] = self.seg_head(
-                self._task_feats('seg', feats, vit, every, None))
-        if self.language is not None:
-            out['image_tokens'] = self._vqa_tokens(vit, every, None)
+        batch = TaskBatch(inputs, feats, vit, None,
+                          list(range(inputs.shape[0])), AuxOutputs(), {})
+        for part in self._parts_on():
+            out[part.output_key] = part.forward(self, batch)
         return out
 
     def loss(self, inputs: Tensor,
@@ -218,19 +249,13 @@ class LlavaDetSeg(TaskInputs, BaseModel):
         aux = AuxOutputs()
         # the heads' raw outputs, which the distiller reads
         head_outs: Dict[str, object] = {}
-        for task, head in (('det', self.det_head), ('seg', self.seg_head)):
-            idx = self._split(data_samples, task)
-            if head is None or not idx:
-                continue
-            x, routed = self._routed_feats(task, feats, vit, idx,
-                                           data_samples)
-            aux += routed
-            task_losses, head_outs[task] = head_loss(
-                task, head, x, [data_samples[i] for i in idx])
-            losses.update(self._weighted(task, task_losses))
-        idx = self._split(data_samples, 'vqa')
-        if self.language is not None and idx:
-            losses.update(self._vqa_loss(inputs, vit, data_samples, idx, aux))
+        batch = TaskBatch(inputs, feats, vit, data_samples, [], aux,
+                          head_outs)
+        for part in self._parts_on():
+            idx = self._split(data_samples, part.name)
+            if idx:
+                losses.update(self._weighted(
+                    part.name, part.loss(self, batch.at(idx))))
         if self.text is not None:
             def tokens_fn(rows: List[int]) -> Tensor:
                 tokens, routed = self._image_tokens(vit, rows, data_samples)
@@ -243,37 +268,6 @@ class LlavaDetSeg(TaskInputs, BaseModel):
                                data_samples, tokens_fn=tokens_fn))
         losses.update(self._aux_losses(aux))
         return self._extra_losses(inputs, data_samples, head_outs, losses)
-
-    def _vqa_loss(self, inputs: Tensor, vit: ViTOutputs,
-                  data_samples: List[DetDataSample], idx: List[int],
-                  aux: AuxOutputs) -> Dict[str, Tensor]:
-        """The weighted answer losses of the samples ``idx`` (routed, or
-        distilled, or plain); their routings' gate outputs go to ``aux``."""
-        convs, owner = [], []
-        for row, i in enumerate(idx):
-            for conv in data_samples[i].metainfo.get('conversations', []):
-                convs.append(conv)
-                owner.append(row)
-        if not convs:
-            return {}
-        n = len(data_samples)
-        hidden = self._select(vit.hidden_states, idx, n)
-        if self.router is not None:
-            vqa, routed = self.router.vqa_loss(
-                self.language, hidden,
-                self._instruction('vqa', idx, data_samples, hidden[0]),
-                convs, owner)
-        else:
-            tokens, routed = self.language.image_tokens(hidden,
-                                                        return_aux=True)
-            if self.distiller is not None:
-                vqa = self.distiller.vqa_loss(
-                    self, self._select([inputs], idx, n)[0], tokens, convs,
-                    owner)
-            else:
-                vqa = self.language.loss(tokens, convs, owner)
-        aux += routed
-        return self._weighted('vqa', vqa)
 
     def _extra_losses(self, inputs: Tensor, data_samples: List[DetDataSample],
                       head_outs: Dict[str, object], losses: dict) -> dict:
@@ -350,15 +344,17 @@ class LlavaDetSeg(TaskInputs, BaseModel):
             requests = [dataset_requests(s) for s in data_samples]
         feats, vit = self.extract_feat(inputs)
         grounded = self.text is not None and self.text.mode == 'grounded'
-        for task in ('det', 'seg'):
+        batch = TaskBatch(inputs, feats, vit, data_samples, [],
+                          AuxOutputs(), {})
+        for part in self._parts_on():
+            if not part.predicts:
+                continue
             idx = [
                 i for i, (s, reqs) in enumerate(zip(data_samples, requests))
-                if task in s.metainfo.get('tasks', TASKS) or (
-                    grounded and any(getattr(r, task) is not None
-                                     for r in reqs))
+                if part.selects(s, reqs, grounded)
             ]
             if idx:
-                self._predict_head(task, feats, vit, idx, data_samples)
+                part.predict(self, batch.at(idx))
         scored = conversation_rows(data_samples) if from_dataset else []
         # one projection for the answers and the scored conversations
         tokens = BatchImageTokens(
@@ -375,16 +371,10 @@ class LlavaDetSeg(TaskInputs, BaseModel):
     def _predict_head(self, task: str, feats, vit: ViTOutputs,
                       idx: List[int],
                       data_samples: List[DetDataSample]) -> None:
-        """``pred_instances`` (det) or ``pred_sem_seg`` (seg) of ``idx``."""
-        head = self.det_head if task == 'det' else self.seg_head
-        if head is None:
+        """The predictions of ``task`` for the samples ``idx``
+        (``pred_instances`` for det, ``pred_sem_seg`` for seg, ...)."""
+        part = self.task_parts.get(task)
+        if part is None or part.serving_part(self) is None:
             return
-        x = self._task_feats(task, feats, vit, idx, data_samples)
-        samples = [data_samples[i] for i in idx]
-        if task == 'det':
-            results = head.predict(x, samples, rescale=True)
-            for sample, res in zip(samples, results):
-                sample.pred_instances = res
-            return
-        for sample, seg in zip(samples, seg_predictions(head, x, samples)):
-            sample.pred_sem_seg = seg
+        part.predict(self, TaskBatch(None, feats, vit, data_samples, idx,
+                                     AuxOutputs(), {}))

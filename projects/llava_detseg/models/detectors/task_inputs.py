@@ -1,6 +1,7 @@
 """Each task's inputs of ``LlavaDetSeg``: the samples a task gets, the
-neck's pyramid and the language model's image tokens of them (through the
-router when there is one), and the auxiliary losses of those routings."""
+neck's pyramid, an image-level head's tokens and the language model's image
+tokens of them (through the router when there is one), and the auxiliary
+losses of those routings. The task parts (``models/tasks``) call these."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -38,6 +39,19 @@ class TaskInputs:
         return self.neck(
             self.router.to_maps(tokens, tuple(vit.maps[0].shape[-2:]))), aux
 
+    def _routed_tokens(self, task: str, vit: ViTOutputs, idx: List[int],
+                       samples: Optional[List[DetDataSample]]
+                       ) -> Tuple[Tensor, AuxOutputs]:
+        """(len(idx), 1 + HW, C) tokens of ``task`` for an image-level head:
+        the router's one-level path of the task, or without a router the
+        backbone's last hidden state; and the routing's gate outputs."""
+        hidden = self._select(vit.hidden_states, idx, vit.maps[0].shape[0])
+        if self.router is None:
+            return hidden[-1], AuxOutputs()
+        tokens, _, aux = self.router(
+            task, hidden, self._instruction(task, idx, samples, hidden[0]))
+        return tokens[0], aux
+
     def _instruction(self, task: str, idx: List[int],
                      samples: Optional[List[DetDataSample]],
                      like: Tensor) -> Optional[Tensor]:
@@ -65,8 +79,9 @@ class TaskInputs:
         hidden = self._select(vit.hidden_states, idx, vit.maps[0].shape[0])
         if self.router is None:
             return self.language.image_tokens(hidden, return_aux=True)
+        task = self.router.language_task
         tokens, weights, aux = self.router(
-            'vqa', hidden, self._instruction('vqa', idx, samples, hidden[0]))
+            task, hidden, self._instruction(task, idx, samples, hidden[0]))
         tokens, proj_aux = self.language.project(tokens[0], weights,
                                                  return_aux=True)
         aux += proj_aux

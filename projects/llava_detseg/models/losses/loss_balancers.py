@@ -6,13 +6,13 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
-from llava_detseg.tasks import TASKS
+from llava_detseg.tasks import TASKS, check_tasks, known_tasks
 
 
 def task_of(loss_name: str) -> Optional[str]:
     """``det`` of ``det.loss_cls``; None for a term of no task."""
     task = loss_name.split('.', 1)[0]
-    return task if '.' in loss_name and task in TASKS else None
+    return task if '.' in loss_name and task in known_tasks() else None
 
 
 def group_task_losses(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -54,10 +54,7 @@ class UncertaintyWeighting(BaseModule):
                  init_log_var: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        unknown = set(tasks) - set(TASKS)
-        if unknown:
-            raise ValueError(f'UncertaintyWeighting: unknown tasks {unknown}'
-                             f'; known tasks are {TASKS}')
+        check_tasks(tasks, 'UncertaintyWeighting: tasks')
         self.tasks = tuple(tasks)
         self.log_vars = nn.Parameter(
             torch.full((len(self.tasks), ), float(init_log_var)))

@@ -1,5 +1,6 @@
 """Gated feature router: per-task layer gates and shared / task / pooled
-experts between the shared ViT and the det, seg and vqa branches."""
+experts between the shared ViT and the task branches (det, seg, vqa and any
+registered task part)."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -9,7 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS
-from llava_detseg.tasks import TASKS
+from llava_detseg.tasks import TASKS, check_tasks, task_spec
 from .instructions import DEFAULT_INSTRUCTIONS
 from .moe import (AuxOutputs, ExpertMLP, NoisyTopKGate, combine_experts,
                   gate_losses)
@@ -28,8 +29,9 @@ class GatedFeatureRouter(BaseModule):
     residually: one shared expert (every task), one expert per task, and a
     pool of ``num_experts`` general experts of which a noisy top-k gate
     (token and ``c`` as input; noise only in training) picks ``top_k`` per
-    token. det and seg get ``num_levels`` mixtures (the neck's inputs), vqa
-    one (the projector's input).
+    token. Tasks read as a pyramid (det, seg: their part's ``levels`` is
+    ``'pyramid'``) get ``num_levels`` mixtures (the neck's inputs), the
+    others one (vqa: the projector's input; cls, itc: the pooled feature).
 
     The pool's gate is trained with a load-balancing loss (KL of usage to
     uniform, or the Switch form) and the router z-loss, both computed over
@@ -44,7 +46,9 @@ class GatedFeatureRouter(BaseModule):
             ``out_indices`` (the detector fills it in).
         num_levels (int): Mixtures produced for det and seg (the neck's
             number of inputs).
-        tasks (Sequence[str]): Tasks routed.
+        tasks (Sequence[str]): Tasks routed (registered task parts;
+            ``LlavaDetSeg`` adds its further ``model.tasks`` when the config
+            leaves this out).
         instruction_dims (int, optional): Width of the instruction embedding;
             None: the language model's embedding width (the detector fills it
             in), 0: no instruction conditioning.
@@ -63,7 +67,8 @@ class GatedFeatureRouter(BaseModule):
         loss_balance (dict, optional): ``LoadBalanceLoss`` config; None: off.
         loss_z (dict, optional): ``RouterZLoss`` config; None: off.
         layer_selector (dict, optional): ``AdaptiveLayerSelector`` config
-            choosing the vqa layer instead of the learned vqa gate.
+            choosing the language task's (vqa's) layer instead of its
+            learned gate.
         init_cfg (dict, optional): Init config.
     """
 
@@ -94,10 +99,7 @@ class GatedFeatureRouter(BaseModule):
                 'GatedFeatureRouter: in_layers and instruction_dims must be '
                 'set (LlavaDetSeg fills them in from the backbone and the '
                 'language branch when the router config leaves them out)')
-        unknown = set(tasks) - set(TASKS)
-        if unknown:
-            raise ValueError(f'GatedFeatureRouter: unknown tasks {unknown} '
-                             f'in router.tasks; known tasks are {TASKS}')
+        check_tasks(tasks, 'GatedFeatureRouter: router.tasks')
         if layer_gate not in ('learned', 'fixed'):
             raise ValueError('GatedFeatureRouter: router.layer_gate must be '
                              f'"learned" or "fixed", got "{layer_gate}"')
@@ -105,17 +107,29 @@ class GatedFeatureRouter(BaseModule):
         self.in_layers = tuple(in_layers)
         self.num_layers = len(self.in_layers)
         self.tasks = tuple(tasks)
-        self.levels = {t: (1 if t == 'vqa' else num_levels) for t in tasks}
+        specs = {t: task_spec(t) for t in self.tasks}
+        self.levels = {
+            t: (num_levels if specs[t].levels == 'pyramid' else 1)
+            for t in tasks
+        }
+        # the task whose layer an adaptive selector picks (vqa)
+        self.language_task = next(
+            (t for t in self.tasks if specs[t].selects_layer), 'vqa')
         self.instruction_dims = instruction_dims
         self.layer_gate = layer_gate
-        self.instructions = {**DEFAULT_INSTRUCTIONS, **(instructions or {})}
+        self.instructions = {
+            **DEFAULT_INSTRUCTIONS,
+            **{t: specs[t].instruction for t in self.tasks
+               if t not in DEFAULT_INSTRUCTIONS},
+            **(instructions or {})
+        }
         self.num_experts, self.top_k = num_experts, top_k
 
         # Only what is used is built: a parameter without gradient would
         # stop DDP ("unused parameters") in the fixed-mix ablation.
         gated_tasks = [
             t for t in self.tasks
-            if not (t == 'vqa' and layer_selector is not None)
+            if not (t == self.language_task and layer_selector is not None)
         ] if layer_gate == 'learned' else []
         self.task_embed = self.instr_proj = self.cond_mlp = None
         if gated_tasks or num_experts:
@@ -238,7 +252,7 @@ class GatedFeatureRouter(BaseModule):
         """Route one task's samples.
 
         Args:
-            task (str): ``det``, ``seg`` or ``vqa``.
+            task (str): One of ``router.tasks``.
             hidden_states (Sequence[Tensor]): The backbone's (B, 1 + HW, C)
                 hidden states of these samples (all layers).
             instruction (Tensor, optional): (B, D) instruction embeddings.
@@ -254,7 +268,7 @@ class GatedFeatureRouter(BaseModule):
                              f'router.tasks {self.tasks}')
         taps = self._taps(hidden_states)
         cond = self._cond(task, instruction, taps.shape[0], taps.device)
-        if task == 'vqa' and self.layer_selector is not None:
+        if task == self.language_task and self.layer_selector is not None:
             weights = self._selected_weights(taps, instruction)[:, None]
         else:
             weights = self.layer_weights(task, cond, taps.shape[0],
@@ -270,7 +284,7 @@ class GatedFeatureRouter(BaseModule):
                      for t in tokens)
 
     # ------------------------------------------------------------------
-    # adaptive layer selection (vqa)
+    # adaptive layer selection (the language task, vqa)
     # ------------------------------------------------------------------
     def _selector_logits(self, taps: Tensor,
                          instruction: Optional[Tensor]) -> Tensor:
@@ -304,14 +318,16 @@ class GatedFeatureRouter(BaseModule):
         sel = self.layer_selector
         if sel is None or sel.mode == 'soft' or not self.training:
             tokens, weights, aux = self(hidden_states=hidden_states,
-                                        task='vqa', instruction=instruction)
+                                        task=self.language_task,
+                                        instruction=instruction)
             tokens, proj_aux = language.project(tokens[0], weights,
                                                 return_aux=True)
             aux += proj_aux
             return language.loss(tokens, conversations, image_index), aux
         taps = self._taps(hidden_states)
         b = taps.shape[0]
-        cond = self._cond('vqa', instruction, b, taps.device)
+        task = self.language_task
+        cond = self._cond(task, instruction, b, taps.device)
         logits = self._selector_logits(taps, instruction)
         cand = logits.topk(sel.top_k, dim=-1).indices  # (B, k)
         owner = torch.as_tensor(image_index, device=taps.device)
@@ -320,7 +336,7 @@ class GatedFeatureRouter(BaseModule):
             for j in range(sel.top_k):
                 w = F.one_hot(cand[:, j], self.num_layers).to(taps.dtype)
                 mixed = torch.einsum('bl,blnc->bnc', w, taps)[:, None]
-                tokens = self._experts_nostat('vqa', mixed, cond)[0][:, 0]
+                tokens = self._experts_nostat(task, mixed, cond)[0][:, 0]
                 seq = language.loss(
                     language.project(tokens, w), conversations,
                     image_index, reduction='none')['loss_lm']
@@ -330,7 +346,7 @@ class GatedFeatureRouter(BaseModule):
         target = cand.gather(1, best[:, None])[:, 0]
         w = F.one_hot(target, self.num_layers).to(taps.dtype)
         self.stats.add('selected_layer', w.sum(0), b)
-        tokens, aux = self._mix('vqa', taps, w[:, None], cond)
+        tokens, aux = self._mix(task, taps, w[:, None], cond)
         tokens, proj_aux = language.project(tokens[:, 0], w, return_aux=True)
         aux += proj_aux
         losses = language.loss(tokens, conversations, image_index)
@@ -360,14 +376,18 @@ class GatedFeatureRouter(BaseModule):
 
 
 def build_router(cfg: dict, backbone: nn.Module,
-                 language: Optional[nn.Module]) -> nn.Module:
+                 language: Optional[nn.Module],
+                 tasks: Optional[Sequence[str]] = None) -> nn.Module:
     """Build ``model.router``, filling in what the other modules know.
 
     ``in_channels`` comes from the backbone's width, ``in_layers`` from its
     ``out_indices``, ``instruction_dims`` from the language model's
-    embedding width (0 without a language branch).
+    embedding width (0 without a language branch), ``tasks`` from the
+    model's task parts.
     """
     cfg = dict(cfg)
+    if tasks is not None:
+        cfg.setdefault('tasks', tuple(tasks))
     cfg.setdefault('in_channels', backbone.embed_dims)
     cfg.setdefault('in_layers', getattr(backbone, 'out_indices', None))
     if cfg.get('instruction_dims') is None:

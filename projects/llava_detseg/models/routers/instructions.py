@@ -16,17 +16,20 @@ def instruction_texts(defaults: Dict[str, str], task: str,
                       samples: Sequence) -> List[str]:
     """One instruction text per sample for ``task``.
 
-    vqa samples use their questions (joined), det / seg samples an
-    ``instructions`` metainfo entry for the task if present, otherwise
-    ``defaults[task]`` (``router.instructions``).
+    Samples of a task whose part reads questions (vqa) use their questions
+    (joined); the others (det, seg, cls...) an ``instructions`` metainfo
+    entry for the task if present, otherwise ``defaults[task]``
+    (``router.instructions``).
     """
+    from llava_detseg.tasks import task_spec
+    from_questions = task_spec(task).questions_as_instruction
     texts = []
     for s in samples:
         given = (s.metainfo.get('instructions') or {}).get(task)
         if given:
             texts.append(given)
             continue
-        if task == 'vqa':
+        if from_questions:
             qs = [
                 turn['value'] for conv in s.metainfo.get(
                     'conversations', []) for turn in conv[:1]
