@@ -71,3 +71,21 @@ def test_conversation_without_image_is_refused(branch):
     with pytest.raises(ValueError, match='exactly one <image>'):
         branch.loss(branch.image_tokens(hidden), [bad], [0])
 
+
+
+def test_image_token_pool_averages_the_grid(tiny_ckpt):
+    """``image_token_pool=2`` hands the projector the 2 x 2 means of the
+    patch grid (CLS dropped), and refuses a grid it cannot divide."""
+    pooled = LlavaLanguageBranch(tiny_ckpt['llava'], system_prompt='',
+                                 image_token_pool=2)
+    feats = torch.randn(2, 1 + 16, 128)  # CLS + a 4 x 4 grid
+    grid = feats[:, 1:].reshape(2, 4, 4, 128)
+    want = grid.reshape(2, 2, 2, 2, 2, 128).mean(dim=(2, 4)).reshape(2, 4, 128)
+    got = pooled._pool_tokens(feats[:, 1:])
+    assert torch.allclose(got, want, atol=1e-6)
+    assert pooled.project(feats).shape == (2, 4, pooled.llava.config
+                                           .text_config.hidden_size)
+    with pytest.raises(ValueError, match='image_token_pool=2 needs'):
+        pooled.project(torch.randn(2, 1 + 9, 128))
+    with pytest.raises(ValueError, match='language.image_token_pool'):
+        LlavaLanguageBranch(tiny_ckpt['llava'], image_token_pool=0)

@@ -145,3 +145,20 @@ def test_sharded_engines_refuse_what_they_cannot_run():
                        'strategy.type="CompatFSDPStrategy"'):
         check_combinations(_cfg(strategy=fsdp, optim_wrapper=dict(
             type='PCGradOptimWrapper')))
+
+
+def test_metric_ann_file_must_follow_the_data_root():
+    """Moving only the loader's data_root (the held-out splits of
+    generate_shapes) would score the images against the old root's boxes:
+    refused, naming the metric key to set with it."""
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py'))
+    check_combinations(cfg)
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': 'data/other/'})
+    with pytest.raises(RunnerConfigError,
+                       match=r'test_evaluator\.0\.metric\.ann_file=.*'
+                       r'not under test_dataloader\.dataset\.data_root'):
+        check_combinations(cfg)
+    cfg.merge_from_dict({'test_evaluator.0.metric.ann_file':
+                         'data/other/annotations/instances_val.json'})
+    check_combinations(cfg)

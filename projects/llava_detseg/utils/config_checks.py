@@ -6,6 +6,8 @@ train wrong (ranks silently out of sync) or fail late (a DDP hang, a crash
 inside a wrapper). ``build_runner`` calls :func:`check_combinations`, so
 ``tools/train.py`` and ``tools/test.py`` both print the line and exit.
 """
+import os
+import os.path as osp
 from typing import Iterator, Tuple
 
 # optimiser wrappers that back-propagate each task with torch.autograd.grad:
@@ -105,6 +107,43 @@ def check_text_format(cfg, where: str) -> None:
                 f'{bins[0][0]} num_bins={bins[0][1]}; state it once')
 
 
+def _ann_files(node, path: str) -> Iterator[Tuple[str, str]]:
+    """(config path, value) of every ``ann_file`` under an evaluator."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'ann_file' and isinstance(value, str):
+                yield f'{path}.{key}', value
+            else:
+                yield from _ann_files(value, f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for k, value in enumerate(node):
+            yield from _ann_files(value, f'{path}.{k}')
+
+
+def check_ann_files(cfg, where: str) -> None:
+    """Refuse a metric whose relative ``ann_file`` is not under the
+    ``data_root`` of the loader it scores (``val_`` / ``test_``), e.g. after
+    ``--cfg-options test_dataloader.dataset.data_root=data/other/`` alone:
+    the images would be scored against another split's annotations."""
+    from .runner import RunnerConfigError
+    for split in ('val', 'test'):
+        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+        root = dataset.get('data_root') if isinstance(dataset, dict) \
+            else None
+        if not root:
+            continue  # a mixture: each part names its own files
+        for path, ann in _ann_files(cfg.get(f'{split}_evaluator'),
+                                    f'{split}_evaluator'):
+            if osp.isabs(ann) or '://' in ann:
+                continue
+            if not osp.normpath(ann).startswith(osp.normpath(root) + os.sep):
+                raise RunnerConfigError(
+                    f'{where}: {path}={ann!r} is not under {split}_dataloader'
+                    f'.dataset.data_root={root!r}: the metric would score '
+                    'these images against another split\'s annotations; '
+                    f'set it too (--cfg-options {path}=...)')
+
+
 def check_combinations(cfg) -> None:
     """Raise ``RunnerConfigError`` for a combination that cannot run right.
 
@@ -123,7 +162,10 @@ def check_combinations(cfg) -> None:
       out of the metric's config, it is derived from the model's here);
     * a text metric's codec other than the model's, or location bins that
       differ between the tokens, the model, a pipeline and a metric
-      (:func:`check_text_format`): answers written one way, read another.
+      (:func:`check_text_format`): answers written one way, read another;
+    * a metric's relative ``ann_file`` outside its loader's
+      ``dataset.data_root`` (:func:`check_ann_files`): a data root changed
+      with ``--cfg-options`` would be scored against the old root's boxes.
 
     Args:
         cfg (Config): The run's resolved config.
@@ -164,6 +206,7 @@ def check_combinations(cfg) -> None:
                 'from one source and needs the loader\'s batch size (under '
                 'DDP a mismatch hangs the ranks)')
     check_text_format(cfg, where)
+    check_ann_files(cfg, where)
     text_cfg = (cfg.get('model') or {}).get('text_cfg') or {}
     context = text_cfg.get('context_score_thr')
     for name in ('val_evaluator', 'test_evaluator'):

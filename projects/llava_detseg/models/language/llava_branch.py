@@ -44,6 +44,12 @@ class LlavaLanguageBranch(BaseModule):
         quantization (str, optional): ``'4bit'`` (QLoRA: NF4) or ``'8bit'``
             language model through bitsandbytes; needs CUDA, checked before
             loading. Train it with LoRA adapters (``model.adapters``).
+        image_token_pool (int): Average-pool the ViT's token grid by this
+            factor in each direction before the projector (1: LLaVA-1.5's
+            every patch; 2: a quarter of the tokens, as LLaVA-NeXT-style
+            spatial pooling does). The dense heads still see every token:
+            finer tokens for segmentation need not lengthen each
+            conversation by the same factor.
         projector (dict, optional): A projector of
             :mod:`.projectors` (``linear``, ``mlp2x_gelu``, ``identity``,
             ``moe``, ``adaptive_moe``) replacing the checkpoint's; None keeps
@@ -71,6 +77,7 @@ class LlavaLanguageBranch(BaseModule):
                  freeze_projector: bool = False,
                  torch_dtype: Optional[str] = None,
                  quantization: Optional[str] = None,
+                 image_token_pool: int = 1,
                  projector: Optional[dict] = None,
                  special_tokens: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -108,6 +115,10 @@ class LlavaLanguageBranch(BaseModule):
             # replaced: an unused copy would stall DDP ("unused parameters")
             self.llava.model.multi_modal_projector = None
         self.vision_feature_layer = vision_feature_layer
+        if int(image_token_pool) < 1:
+            raise ValueError('language.image_token_pool must be an integer '
+                             f'>= 1, got {image_token_pool!r}')
+        self.image_token_pool = int(image_token_pool)
         self.keep_cls = vision_feature_select_strategy == 'full'
         self.max_new_tokens = max_new_tokens
         if freeze_llm:
@@ -151,6 +162,8 @@ class LlavaLanguageBranch(BaseModule):
         z-losses (empty for the others)."""
         if not self.keep_cls:
             feats = feats[:, 1:]
+        if self.image_token_pool > 1:
+            feats = self._pool_tokens(feats)
         proj = self.projector
         dtype = proj.linear_1.weight.dtype if hasattr(proj, 'linear_1') \
             else feats.dtype
@@ -162,6 +175,22 @@ class LlavaLanguageBranch(BaseModule):
         if hasattr(proj, 'forward_with_aux'):
             return proj.forward_with_aux(*args)
         return proj(*args), AuxOutputs()
+
+    def _pool_tokens(self, feats: Tensor) -> Tensor:
+        """Average-pool (B, [1 +] H*W, C) patch tokens on their square grid
+        by ``image_token_pool`` (a kept CLS token passes through)."""
+        cls, patches = (feats[:, :1], feats[:, 1:]) if self.keep_cls \
+            else (None, feats)
+        b, n, c = patches.shape
+        side = int(round(n**0.5))
+        k = self.image_token_pool
+        if side * side != n or side % k:
+            raise ValueError(
+                f'language.image_token_pool={k} needs a square token grid '
+                f'whose side it divides; the ViT gave {n} patch tokens')
+        grid = patches.transpose(1, 2).reshape(b, c, side, side)
+        pooled = F.avg_pool2d(grid, k).flatten(2).transpose(1, 2)
+        return pooled if cls is None else torch.cat([cls, pooled], 1)
 
     def _embed(self, ids: List[int], image: Tensor) -> Tensor:
         """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder."""
