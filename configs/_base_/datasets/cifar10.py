@@ -1,6 +1,8 @@
 # CIFAR-10 (cs.toronto.edu/~kriz/cifar.html, cifar-10-python.tar.gz
 # unpacked into data/cifar10/): image classification, the pieces a
-# classification run or a mixture assembles (not wired into a model yet).
+# classification run or a mixture assembles for the model's cls part
+# (model.tasks.cls); mixed into COCO + ADE20K + LLaVA by
+# configs/llava-detseg_clip-l14-336_vicuna-7b_8xb4-12e_coco-ade-llava-cifar-flickr.py.
 # Expected tree: data/README.md. The 32x32 images go through the same
 # preprocessing as any other image (LoadImageFromArray: BGR, 3 channels).
 cifar10_root = 'data/cifar10/'

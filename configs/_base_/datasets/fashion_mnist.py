@@ -1,9 +1,9 @@
 # Fashion-MNIST (github.com/zalandoresearch/fashion-mnist; the four
 # *-idx?-ubyte files, gzipped as published or unpacked, in
 # data/fashion_mnist/): image classification, the pieces a classification
-# run or a mixture assembles (not wired into a model yet). The 28x28 gray
-# images become 3-channel images (LoadImageFromArray) and are resized like
-# any other.
+# run or a mixture assembles for the model's cls part (model.tasks.cls).
+# The 28x28 gray images become 3-channel images (LoadImageFromArray) and
+# are resized like any other.
 fashion_mnist_root = 'data/fashion_mnist/'
 fashion_mnist_scale = (384, 384)
 fashion_mnist_on_error = 'raise'

@@ -1,8 +1,10 @@
 # Flickr8k (Flickr8k_Dataset.zip and Flickr8k_text.zip unpacked into
 # data/flickr8k/): image-caption pairs for the image-text contrastive task
 # (itc) and, as "Describe the image briefly." conversations, for the
-# language branch (vqa); the pieces a run or a mixture assembles (not wired
-# into a model yet). Expected tree: data/README.md.
+# language branch (vqa); the pieces a run or a mixture assembles for the
+# model's itc part (model.tasks.itc); mixed into COCO + ADE20K + LLaVA by
+# configs/llava-detseg_clip-l14-336_vicuna-7b_8xb4-12e_coco-ade-llava-cifar-flickr.py.
+# Expected tree: data/README.md.
 flickr8k_root = 'data/flickr8k/'
 flickr8k_scale = (384, 384)
 flickr8k_on_error = 'raise'

@@ -5,7 +5,9 @@ from typing import Dict, List, Optional, Sequence
 # (the VQA benchmarks) follow under their own names.
 GROUPS = (('coco', 'detection head'), ('seg', 'segmentation head'),
           ('text', 'text answers (<DET>/<SEG>)'), ('vqa', 'VQA'),
-          ('conv', 'free-form conversations'))
+          ('conv', 'free-form conversations'),
+          ('accuracy', 'classification (cls)'),
+          ('retrieval', 'image-text retrieval (itc)'))
 
 
 def _fmt(value) -> str:
