@@ -117,12 +117,9 @@ class GatedFeatureRouter(BaseModule):
             (t for t in self.tasks if specs[t].selects_layer), 'vqa')
         self.instruction_dims = instruction_dims
         self.layer_gate = layer_gate
-        self.instructions = {
-            **DEFAULT_INSTRUCTIONS,
-            **{t: specs[t].instruction for t in self.tasks
-               if t not in DEFAULT_INSTRUCTIONS},
-            **(instructions or {})
-        }
+        self.instructions = {**DEFAULT_INSTRUCTIONS, **{
+            t: s.instruction for t, s in specs.items()
+            if t not in DEFAULT_INSTRUCTIONS}, **(instructions or {})}
         self.num_experts, self.top_k = num_experts, top_k
 
         # Only what is used is built: a parameter without gradient would
