@@ -341,3 +341,26 @@ def test_cli_caches_on_matching_meta(tmp_path, capsys):
     assert cli.main(args[:-2] + ['6', '--no-progress'])['cached'] is False
     assert cli.main(args + ['--force'])['cached'] is False
     assert 'up to date' in capsys.readouterr().out
+
+
+def test_bg_gray_draws_backgrounds_in_its_range(tmp_path):
+    """--bg-gray (held-out splits): every background pixel's gray level
+    stays in the range (tints and noise aside), the shapes are unchanged in
+    kind, the range is recorded and a changed range regenerates."""
+    cli = _load_cli()
+    args = ['--out-dir', str(tmp_path), '--num-train', '6', '--num-val',
+            '1', '--seed', '5', '--no-progress', '--bg-gray', '225', '245']
+    assert cli.main(args)['cached'] is False
+    meta = json.load(open(tmp_path / 'meta.json'))
+    assert meta['bg_gray'] == [225.0, 245.0]
+    for name in sorted(os.listdir(tmp_path / 'images' / 'train')):
+        img = _read_rgb(str(tmp_path / 'images' / 'train' / name))
+        sem = _read_sem(str(tmp_path / 'semantic' / 'train' / name))
+        gray = img[sem == 0].astype(float).mean(axis=1)
+        # 0.09 tint of <= 245, noise sigma <= 9 (3 sigma), +-45 stripes
+        assert np.median(gray) > 180, name
+    assert cli.main(args)['cached'] is True
+    assert cli.main(args[:-2] + ['10', '40'])['cached'] is False
+    with pytest.raises(ValueError, match='bg_gray must be'):
+        generate_shapes(str(tmp_path / 'bad'), num_train=1, num_val=0,
+                        bg_gray=(200, 100), progress=False)

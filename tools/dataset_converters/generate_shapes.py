@@ -26,7 +26,7 @@ from llava_detseg.datasets.generation.shapes import (  # noqa: E402
 
 # meta.json keys that must match for a cached dataset to be reused.
 _CACHE_KEYS = ('version', 'seed', 'num_train', 'num_val', 'min_size',
-               'max_size')
+               'max_size', 'bg_gray')
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -40,6 +40,10 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--min-size', type=int, default=96)
     parser.add_argument('--max-size', type=int, default=192)
+    parser.add_argument(
+        '--bg-gray', type=float, nargs=2, metavar=('LO', 'HI'),
+        help='gray-level range of every background kind (default: 45-215, '
+        '60-200 for the noise kind); held-out splits draw other ranges')
     parser.add_argument(
         '--force', action='store_true',
         help='regenerate even if a matching meta.json exists')
@@ -67,7 +71,7 @@ def main(argv: Optional[list] = None) -> Dict[str, Any]:
     """Run the generator (or report the cached dataset); return summary."""
     args = parse_args(argv)
     wanted = build_meta(args.seed, args.num_train, args.num_val,
-                        args.min_size, args.max_size)
+                        args.min_size, args.max_size, args.bg_gray)
     meta = None if args.force else _cached_meta(args.out_dir, wanted)
     if meta is not None:
         summary = dict(meta.get('summary', {}), out_dir=args.out_dir,
@@ -82,6 +86,7 @@ def main(argv: Optional[list] = None) -> Dict[str, Any]:
             seed=args.seed,
             min_size=args.min_size,
             max_size=args.max_size,
+            bg_gray=args.bg_gray,
             progress=not args.no_progress)
         summary['cached'] = False
     print(json.dumps(summary, indent=2))

@@ -17,7 +17,7 @@ import json
 import os
 import os.path as osp
 import re
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -72,7 +72,9 @@ def _remove_stale(folder: str, keep: set) -> None:
 
 def _generate_split(out_dir: str, split: str, num: int, seed: int,
                     min_size: int, max_size: int,
-                    progress: bool) -> Dict[str, int]:
+                    progress: bool,
+                    bg_gray: Optional[Tuple[float, float]] = None
+                    ) -> Dict[str, int]:
     split_idx = SPLITS.index(split)
     img_dir = osp.join(out_dir, 'images', split)
     sem_dir = osp.join(out_dir, 'semantic', split)
@@ -87,7 +89,7 @@ def _generate_split(out_dir: str, split: str, num: int, seed: int,
     for idx in it:
         # One generator per image: outputs do not depend on other counts.
         rng = np.random.default_rng([seed, split_idx, idx])
-        img, sem, instances = generate_image(rng, min_size, max_size)
+        img, sem, instances = generate_image(rng, min_size, max_size, bg_gray)
         qa = make_questions(rng, instances)
         fname = f'{idx:06d}.png'
         _write_png(osp.join(img_dir, fname), img)
@@ -148,7 +150,9 @@ def _generate_split(out_dir: str, split: str, num: int, seed: int,
 
 
 def build_meta(seed: int, num_train: int, num_val: int, min_size: int,
-               max_size: int) -> Dict[str, Any]:
+               max_size: int,
+               bg_gray: Optional[Tuple[float, float]] = None
+               ) -> Dict[str, Any]:
     """The ``meta.json`` content (also used to decide on cache hits)."""
     return {
         'name': 'shapes',
@@ -158,6 +162,7 @@ def build_meta(seed: int, num_train: int, num_val: int, min_size: int,
         'num_val': num_val,
         'min_size': min_size,
         'max_size': max_size,
+        'bg_gray': None if bg_gray is None else [float(v) for v in bg_gray],
         'classes': list(CLASSES),
         'colors': {k: list(v) for k, v in COLORS.items()},
         'category_ids': {n: i for i, n in enumerate(CLASSES)},
@@ -177,7 +182,9 @@ def generate_shapes(out_dir: str,
                     seed: int = 0,
                     min_size: int = 96,
                     max_size: int = 192,
-                    progress: bool = True) -> Dict[str, Any]:
+                    progress: bool = True,
+                    bg_gray: Optional[Tuple[float, float]] = None
+                    ) -> Dict[str, Any]:
     """Generate the shapes dataset under ``out_dir``.
 
     Layout: ``images/{split}/NNNNNN.png`` (RGB), ``semantic/{split}/...``
@@ -194,6 +201,10 @@ def generate_shapes(out_dir: str,
     if min_size < 48:
         # Smaller images cannot hold a shape of >= MIN_VISIBLE_PX pixels.
         raise ValueError(f'min_size must be >= 48, got {min_size}')
+    if bg_gray is not None and not (
+            len(bg_gray) == 2 and 0 <= bg_gray[0] <= bg_gray[1] <= 255):
+        raise ValueError(f'bg_gray must be (lo, hi) with 0 <= lo <= hi <= '
+                         f'255, got {bg_gray!r}')
     if num_train < 0 or num_val < 0:
         raise ValueError('num_train / num_val must be >= 0')
     os.makedirs(out_dir, exist_ok=True)
@@ -206,8 +217,8 @@ def generate_shapes(out_dir: str,
     summary: Dict[str, Any] = {}
     for split, num in zip(SPLITS, (num_train, num_val)):
         summary[split] = _generate_split(out_dir, split, num, seed, min_size,
-                                         max_size, progress)
-    meta = build_meta(seed, num_train, num_val, min_size, max_size)
+                                         max_size, progress, bg_gray)
+    meta = build_meta(seed, num_train, num_val, min_size, max_size, bg_gray)
     meta['summary'] = {s: summary[s] for s in SPLITS}
     with open(meta_path, 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=2)

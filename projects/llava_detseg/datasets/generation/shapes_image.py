@@ -43,13 +43,17 @@ def _muted_color(rng: np.random.Generator,
     return np.clip(gray + tint, 0, 255)
 
 
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Random muted background, float32 HxWx3 in [0, 255]."""
+def _background(rng: np.random.Generator, h: int, w: int,
+                gray: Optional[Tuple[float, float]] = None) -> np.ndarray:
+    """Random muted background, float32 HxWx3 in [0, 255]; ``gray`` (lo, hi)
+    replaces every kind's range of gray levels (held-out splits)."""
+    muted = _muted_color if gray is None else (
+        lambda r, lo=None, hi=None: _muted_color(r, *gray))
     kind = rng.integers(5)
     if kind == 0:  # solid
-        bg = np.broadcast_to(_muted_color(rng), (h, w, 3))
+        bg = np.broadcast_to(muted(rng), (h, w, 3))
     elif kind == 1:  # linear gradient between two muted colours
-        c0, c1 = _muted_color(rng), _muted_color(rng)
+        c0, c1 = muted(rng), muted(rng)
         theta = rng.uniform(0, 2 * np.pi)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         t = xx * np.cos(theta) + yy * np.sin(theta)
@@ -58,9 +62,9 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     elif kind == 2:  # low-amplitude noise (gray, so saturation stays low)
         sigma = rng.uniform(3., 9.)
         noise = rng.normal(0., sigma, size=(h, w, 1))
-        bg = _muted_color(rng, 60., 200.) + noise
+        bg = muted(rng, 60., 200.) + noise
     else:  # stripes (3) or checker (4) of two muted colours
-        c0 = _muted_color(rng)
+        c0 = muted(rng)
         c1 = np.clip(c0 + rng.choice([-1., 1.]) * rng.uniform(15., 45.), 0,
                      255)
         period = rng.uniform(8., 32.)
@@ -200,9 +204,11 @@ def _polygons(vis: np.ndarray) -> List[List[float]]:
 
 
 def generate_image(
-        rng: np.random.Generator, min_size: int, max_size: int
+        rng: np.random.Generator, min_size: int, max_size: int,
+        bg_gray: Optional[Tuple[float, float]] = None
 ) -> Tuple[np.ndarray, np.ndarray, List[Dict[str, Any]]]:
-    """Generate one image.
+    """Generate one image (``bg_gray``: the backgrounds' gray-level range,
+    None for the default 45-215 / 60-200 of the noise kind).
 
     Returns:
         tuple: RGB uint8 image (H, W, 3), semantic uint8 map (H, W) with
@@ -212,7 +218,7 @@ def generate_image(
     """
     w = int(rng.integers(min_size, max_size + 1))
     h = int(rng.integers(min_size, max_size + 1))
-    bg = _background(rng, h, w)
+    bg = _background(rng, h, w, bg_gray)
     shapes, inst = _layout(rng, h, w)
 
     img = np.clip(np.round(bg), 0, 255).astype(np.uint8)
