@@ -1,5 +1,5 @@
 # Ablation: the light U-Net decoder (LightUNetHead) instead of mmseg's FCN
-# head on the embedded default's pyramid (strides 4/8/16/32, 64 channels).
+# head on the embedded default's pyramid (strides 8/16/32, 64 channels).
 # Everything else as in the tiny shapes config.
 _base_ = ['../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes.py']
 
@@ -9,8 +9,8 @@ model = dict(
     seg_head=dict(
         _delete_=True,
         type='LightUNetHead',
-        in_channels=[neck_dims] * 4,
-        in_index=[0, 1, 2, 3],
+        in_channels=[neck_dims] * _base_.num_levels,
+        in_index=list(range(_base_.num_levels)),
         channels=neck_dims,
         num_convs=1,
         num_classes=4,
