@@ -70,3 +70,26 @@ def test_validation_writes_heat_maps_and_vis_scalars(tmp_path):
     assert 'val/router/vqa/gate_L2' in scalars
     assert any(k.startswith('val/router/selected_L') for k in scalars)
     assert runner.logger.info.called
+
+
+def test_a_test_run_reports_every_task_of_the_router(tmp_path):
+    model = _Model()
+    model.router = GatedFeatureRouter(
+        in_channels=8, in_layers=(1, 2), num_levels=2, instruction_dims=0,
+        num_experts=3, top_k=1, tasks=('det', 'seg', 'vqa', 'cls', 'itc'))
+    hook = RouterStatsHook()
+    runner = _runner(model, tmp_path)
+    hook.before_test_epoch(runner)
+    model.eval()
+    hidden = [torch.randn(2, 5, 8) for _ in range(3)]
+    with torch.no_grad():
+        for task in model.router.tasks:
+            model.router(task, hidden)
+    hook.after_test_epoch(runner, {})
+    scalars = runner.visualizer.add_scalars.call_args.args[0]
+    for task in ('det', 'cls', 'itc'):
+        shares = [scalars[f'test/router/{task}/expert{e}_share']
+                  for e in range(3)]
+        assert abs(sum(shares) - 1) < 1e-6, task
+    assert osp.isfile(osp.join(tmp_path, 'router_stats', 'test.png'))
+    assert model.router.stats.keys() == []

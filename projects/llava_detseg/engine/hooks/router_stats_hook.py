@@ -30,8 +30,9 @@ class RouterStatsHook(Hook):
     z-loss values themselves are in the loss dict as ``router.loss_*``).
     Training statistics go to the message hub every ``interval`` iterations
     (so the logger prints them and the vis backends store them);
-    validation statistics go to the logger and ``visualizer.add_scalars``,
-    and heat maps to ``<work_dir>/<out_dir>/`` as PNGs.
+    validation (and test) statistics go to the logger and
+    ``visualizer.add_scalars``, and heat maps to ``<work_dir>/<out_dir>/``
+    as PNGs.
 
     Args:
         interval (int): Training iterations between logs.
@@ -117,18 +118,29 @@ class RouterStatsHook(Hook):
 
     def after_val_epoch(self, runner,
                         metrics: Optional[Dict[str, float]] = None) -> None:
+        self._report(runner, 'val', f'epoch_{runner.epoch}')
+
+    def before_test_epoch(self, runner) -> None:
+        self.reset(self._model(runner))
+
+    def after_test_epoch(self, runner,
+                         metrics: Optional[Dict[str, float]] = None) -> None:
+        """As after a validation (``tools/test.py`` reports the routing of
+        the test set too): ``test/`` scalars and ``test.png``."""
+        self._report(runner, 'test', 'test')
+
+    def _report(self, runner, split: str, name: str) -> None:
         model = self._model(runner)
         scalars = self.summarize(model)
         if scalars:
-            runner.logger.info('routing statistics (val): ' + ', '.join(
+            runner.logger.info(f'routing statistics ({split}): ' + ', '.join(
                 f'{k}: {v:.4f}' for k, v in scalars.items()))
             runner.visualizer.add_scalars(
-                {f'val/{k}': v for k, v in scalars.items()},
+                {f'{split}/{k}': v for k, v in scalars.items()},
                 step=runner.epoch)
         if self.draw and getattr(model, 'router', None) is not None:
             path = self.draw_heatmaps(
-                model, osp.join(runner.work_dir, self.out_dir),
-                f'epoch_{runner.epoch}')
+                model, osp.join(runner.work_dir, self.out_dir), name)
             if path:
                 runner.logger.info(f'routing heat maps written to {path}')
         self.reset(model)
