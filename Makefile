@@ -3,10 +3,12 @@
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
 # the embedded default: heads, VQA and <DET>/<SEG> text answers trained
-# together, one text instruction per image, 7 epochs (measured end to end:
-# 16 min of training, 1.5 min of evaluation on 2 cores; three per image,
-# ..._1xb16-7e_shapes_text-grounded.py, take ~25 min for the same metrics
-# within 0.01 mAP / 2 mIoU: configs/text/README.md)
+# together, one text instruction per image, 7 epochs of 2000 images at about
+# 1.0 s per batch of 16 on 2 idle cores (README, "What the embedded default
+# reaches": end-to-end time and metrics; NUM_TRAIN=1700 fits 14 min 20 s in
+# all for a lower mAP). Three text instructions per image,
+# ..._1xb16-7e_shapes_text-grounded.py, cost ~1.7x the step
+# (configs/text/README.md)
 CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg.py
 WORK_DIR   ?= work_dirs/demo
 NUM_TRAIN  ?= 2000

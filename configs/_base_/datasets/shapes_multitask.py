@@ -16,7 +16,9 @@ train_pipeline = [
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_seg=True),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=False),
     dict(type='mmdet.RandomFlip', prob=0.5),
-    dict(type='SampleConversations', max_num=4),
+    # every question of an image (the generator asks 4-6): VQA sequences
+    # are short, the answers the language model learns from are few
+    dict(type='SampleConversations', max_num=6),
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [

@@ -13,8 +13,8 @@ from conftest import ROOT
 from llava_detseg.models.heads import LightUNetHead
 from llava_detseg.registry import DATASETS, MODELS
 
-ABLATION = osp.join(ROOT, 'configs', 'ablations', 'seg_head',
-                    'seg-head_light-unet.py')
+FCN_ABLATION = osp.join(ROOT, 'configs', 'ablations', 'seg_head',
+                        'seg-head_fcn.py')
 LORA_BASE = osp.join(ROOT, 'configs', '_base_', 'models', 'lora_adapters.py')
 
 
@@ -80,11 +80,12 @@ def test_bad_arguments_are_named(bad, match):
 
 
 def _ablation(cfg):
-    """The test config with the ablation's seg head."""
-    ablation = Config.fromfile(ABLATION)
-    model = copy.deepcopy(cfg.model)
-    model.seg_head = ablation.model.seg_head
-    return model
+    """The test config's model: the embedded default's U-Net seg head
+    (its FCN ablation row builds mmseg's head on the same pyramid)."""
+    fcn = Config.fromfile(FCN_ABLATION).model.seg_head
+    assert fcn.type == 'mmseg.FCNHead'
+    assert fcn.in_channels == cfg.model.seg_head.in_channels
+    return copy.deepcopy(cfg.model)
 
 
 def _batch(cfg, n=2, split='train'):
@@ -138,8 +139,9 @@ def test_conv_lora_wraps_every_conv_of_the_head(cfg):
         n for n, m in plain.seg_head.named_modules()
         if isinstance(m, torch.nn.Conv2d)
     ]
-    # bottleneck + one per stage + the classifier
-    assert len(convs) == 1 + 3 + 1
+    # bottleneck + one per stage (one fewer than levels) + the classifier
+    levels = len(model_cfg.seg_head.in_channels)
+    assert len(convs) == 1 + (levels - 1) + 1
     model_cfg.adapters = Config.fromfile(LORA_BASE).lora_adapters.to_dict()
     model = MODELS.build(model_cfg)
     model.init_weights()
