@@ -377,19 +377,18 @@ def build_router(cfg: dict, backbone: nn.Module,
                  tasks: Optional[Sequence[str]] = None) -> nn.Module:
     """Build ``model.router``, filling in what the other modules know.
 
-    ``in_channels`` comes from the backbone's width, ``in_layers`` and
-    ``num_levels`` (one pyramid input per tap) from its ``out_indices``,
-    ``instruction_dims`` from the language model's
-    embedding width (0 without a language branch), ``tasks`` from the
-    model's task parts.
+    ``in_channels``: the backbone's width; ``in_layers``, ``num_levels``
+    (a pyramid input per tap): its ``out_indices``; ``instruction_dims``: the
+    language model's embedding width (0 without one); ``tasks``: the parts.
     """
     cfg = dict(cfg)
     if tasks is not None:
         cfg.setdefault('tasks', tuple(tasks))
     cfg.setdefault('in_channels', backbone.embed_dims)
-    cfg.setdefault('in_layers', getattr(backbone, 'out_indices', None))
-    if getattr(backbone, 'out_indices', None) is not None:
-        cfg.setdefault('num_levels', len(backbone.out_indices))
+    taps = getattr(backbone, 'out_indices', None)
+    cfg.setdefault('in_layers', taps)
+    if taps is not None:
+        cfg.setdefault('num_levels', len(taps))
     if cfg.get('instruction_dims') is None:
         cfg['instruction_dims'] = 0 if language is None else \
             language.llava.get_input_embeddings().embedding_dim
