@@ -267,6 +267,27 @@ def test_class_runs_are_copied_whole(tokenizer):
     assert allowed(f'<DET>{a}', sep, switch=None) == {sep, close}
 
 
+def test_grammar_level_runs_fit_every_budget(tokenizer):
+    """At the grammar level with switch_prob (the generative default) a
+    model that always wants another item still ends every answer with a
+    whole item and the closing tag, whatever the budget: a separator the
+    budget had room for does not lead into a class name it cannot finish
+    (multi-token names, and SentencePiece's longer ones, included)."""
+    codec = DetSegTextCodec(CLASSES, **CODEC)
+    constraint = DetSegConstraint(tokenizer, codec, 'grammar')
+    items = set()
+    for budget in range(8, 60):
+        proc = constraint.processor([None], budget, 0.1)
+        text = _decode_with(tokenizer, proc, dict(triangle=0.9, circle=0.1),
+                            budget)
+        parsed = codec.decode(text, (100, 100))
+        assert parsed.ok, (budget, text, parsed.failures)
+        assert text.startswith('<DET>') and text.endswith('</DET>'), text
+        items.add(len(parsed.bboxes))
+    # the answers grow with the budget: the filter did not refuse all items
+    assert max(items) >= 4 and len(items) >= 4, items
+
+
 def test_tidy_answer():
     text = 'Answer: 2 <DET>a <loc_1>; b <loc_2></DET> <SEG></SEG>'
     assert terminate_items(text) == \

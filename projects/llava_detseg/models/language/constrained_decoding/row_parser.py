@@ -200,10 +200,13 @@ class RowParser:
 
     def _min_item(self) -> int:
         """Tokens of the shortest grammar-level item."""
-        if self.kind == 'det':
-            return self.o.shortest_class[(self.kind, self.first)] + 4
-        # <poly>, three vertices, </poly>
-        return self.o.shortest_class[(self.kind, self.first)] + 8
+        return self.o.shortest_class[(self.kind, self.first)] + \
+            self._min_body()
+
+    def _min_body(self) -> int:
+        """Tokens after the class name of the shortest grammar-level item:
+        four locs, or ``<poly>``, three vertices and ``</poly>``."""
+        return 4 if self.kind == 'det' else 8
 
     def _next_ids(self, remaining: int, only: Optional[str] = None
                   ) -> List[int]:
@@ -217,10 +220,17 @@ class RowParser:
             })
         body = self._body()
         if body is None:
+            # class names whose item still fits with the closing tag: a
+            # separator written where the budget had room only for it (a
+            # block may close after one, ``terminate_items``) must not lead
+            # into a longer name than the budget can finish
             buf = tuple(self.buf)
+            if self.count >= self.o.max_items[self.kind]:
+                return []
             return sorted({
                 p[n] for p in self.o.class_parts[(self.kind, self.first)]
                 if len(p) > n and p[:n] == buf
+                and len(p) - n + self._min_body() < remaining
             })
         v = self.v
         if self.kind == 'det':
