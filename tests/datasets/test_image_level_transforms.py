@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from llava_detseg.datasets import DataError
-from llava_detseg.datasets.transforms import (LoadImageFromArray,
+from llava_detseg.datasets.transforms import (ImageLevelConversations,
+                                              LoadImageFromArray,
                                               PackMultiTaskInputs,
                                               SampleCaptions)
 
@@ -67,3 +68,36 @@ def test_pack_adds_gt_label_and_captions_only_when_present():
     assert sample.gt_label.tolist() == [7] and sample.captions == ['a', 'b']
     plain = PackMultiTaskInputs()(dict(base))['data_samples']
     assert 'gt_label' not in plain and 'captions' not in plain
+
+
+def test_image_level_conversations_ask_the_class_and_the_caption():
+    old = [[dict(value='<image>\nHow many?'), dict(value='2')]]
+    base = dict(gt_label=1, captions=['a red square', 'other'],
+                conversations=list(old), tasks=['det'], img_path='x.png')
+    add = ImageLevelConversations(('circle', 'square'))
+    out = add(dict(base))
+    assert out['conversations'][0] == old[0]
+    assert [[t['value'] for t in c] for c in out['conversations'][1:]] == [
+        ['<image>\nWhat is in this image?', 'square'],
+        ['<image>\nDescribe the image briefly.', 'a red square']]
+    assert out['tasks'] == ['det', 'vqa']  # the language branch serves it
+    # scored questions with their answer types; only the class if asked
+    test = ImageLevelConversations(('circle', 'square'), tasks=['cls'],
+                                   label_question='Which?', as_questions=True)
+    out = test(dict(base))
+    assert out['conversations'] == old and out['vqa_questions'] == [
+        dict(question='Which?', answers=['square'],
+             meta=dict(answer_type='class'))]
+    # nothing to ask: the sample is left as it is
+    plain = dict(conversations=list(old), tasks=['vqa'])
+    assert add(dict(plain)) == plain
+    with pytest.raises(ValueError, match='x.png: gt_label 5 is not an index '
+                       'of the 2 classes'):
+        add(dict(base, gt_label=5))
+    for bad in ([], ['vqa']):
+        with pytest.raises(ValueError, match='tasks must name "cls"'):
+            ImageLevelConversations(('circle', ), tasks=bad)
+    with pytest.raises(ValueError, match='needs classes'):
+        ImageLevelConversations((), tasks=['cls'])
+    assert ImageLevelConversations((), tasks=['itc'])(dict(base))[
+        'conversations'][-1][1]['value'] == 'a red square'

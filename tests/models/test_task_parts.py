@@ -22,6 +22,9 @@ ROUTER_CONFIG = osp.join(
     'llava-detseg_clip-tiny_llama-tiny_router-moe_1xb16-7e_shapes.py')
 CLS_ITC_CONFIG = osp.join(ROOT, 'configs', 'ablations', 'tasks',
                           'shapes-router_cls-itc.py')
+ALL_TASKS_CONFIG = osp.join(
+    ROOT, 'configs', 'llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_'
+    'text-grounded-1perimg_cls-itc.py')
 
 
 @TASKS.register_module('toy_brightness', force=True)
@@ -150,6 +153,44 @@ def test_cls_and_itc_train_and_predict_through_the_router(
         got = [v for k, v in shares.items()
                if k.startswith(f'router/{task}/expert')]
         assert len(got) == 4 and abs(sum(got) - 1) < 1e-5, task
+
+
+def test_every_task_trains_and_is_scored_without_a_router(
+        tiny_ckpt, shapes_root):
+    """The all-task embedded default: cls and itc on the backbone's tokens
+    (no router), their labels and captions also asked in words, and the
+    class question scored by VQAMetric as its own answer type."""
+    from llava_detseg.evaluation.metrics import VQAMetric
+    cfg = tiny_config(tiny_ckpt, shapes_root, config=ALL_TASKS_CONFIG)
+    model = _build(cfg)
+    assert model.tasks == ('det', 'seg', 'vqa', 'cls', 'itc')
+    assert model.router is None
+    batch = _batch(cfg)
+    for s in batch['data_samples']:
+        asked = [c[0]['value'] for c in s.conversations]
+        assert asked[-2:] == ['<image>\nWhich shape covers the most area?',
+                              '<image>\nDescribe the image briefly.']
+        assert s.conversations[-1][1]['value'] == s.captions[0]
+        assert s.conversations[-2][1]['value'] in (
+            'circle', 'square', 'triangle')
+    data = model.data_preprocessor(copy.deepcopy(batch), training=True)
+    losses = model(**data, mode='loss')
+    assert {'cls.loss', 'itc.loss_contrastive', 'vqa.loss_lm',
+            'det.loss_cls', 'seg.loss_ce'} <= set(losses), sorted(losses)
+    model.eval()
+    out = model.test_step(_batch(cfg, 'val_dataloader', n=2))
+    metric = VQAMetric()
+    metric.process({}, out)
+    result = metric.compute_metrics(metric.results)
+    for s in out:
+        assert s.questions[-1] == 'Which shape covers the most area?'
+        assert s.question_meta[-1] == dict(answer_type='class')
+        assert s.pred_score.shape == (3, )
+    assert 'accuracy_class' in result and 'accuracy_number' in result
+    n_class = sum(q == 'Which shape covers the most area?'
+                  for s in out for q in s.questions)
+    assert n_class == 2 and result['num_questions'] == sum(
+        len(s.questions) for s in out)
 
 
 def test_bad_task_combinations_name_the_config_keys(tiny_ckpt, shapes_root):

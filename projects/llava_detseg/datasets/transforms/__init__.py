@@ -1,6 +1,6 @@
 from .array_loading import LoadImageFromArray
 from .captions import SampleCaptions
-from .conversation import SampleConversations
+from .conversation import ImageLevelConversations, SampleConversations
 from .formatting import PackMultiTaskInputs
 from .loading import CheckSemanticMap, LoadImageWithCheck
 from .text_instructions import GenerateTextInstructions
@@ -8,5 +8,5 @@ from .text_instructions import GenerateTextInstructions
 __all__ = [
     'SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck',
     'CheckSemanticMap', 'LoadImageFromArray', 'SampleCaptions',
-    'GenerateTextInstructions'
+    'GenerateTextInstructions', 'ImageLevelConversations'
 ]

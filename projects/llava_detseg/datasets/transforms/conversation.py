@@ -1,5 +1,5 @@
 """Transforms on the conversations a sample carries."""
-from typing import Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -33,3 +33,99 @@ class SampleConversations(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(max_num={self.max_num})'
+
+
+@TRANSFORMS.register_module()
+class ImageLevelConversations(BaseTransform):
+    """Ask an image's class and caption in words, as conversations.
+
+    The language branch then learns the image-level labels too (LLaVA's
+    first stage trains on captions this way): the class (``gt_label``,
+    from ``ShapesDataset`` with ``cls`` or a classification set) becomes
+    ``label_question`` answered with its name, and the first caption
+    (``captions``, with ``itc``) becomes ``caption_question`` answered with
+    the caption. Put it after ``SampleConversations``: these are asked at
+    every step.
+
+    Training pipelines add them to ``conversations``. Test pipelines
+    (``as_questions=True``) add them as ``vqa_questions`` with the answer
+    types ``'class'`` and ``'caption'``, which ``VQAMetric`` reports apart
+    from yes/no, number and other; ``tasks`` says which of the two are
+    asked (the shapes configs score the class only: a caption's exact
+    match says little and would weigh on the overall accuracy).
+
+    Args:
+        classes (Sequence[str]): The names of ``gt_label``'s indices (the
+            dataset's ``classes`` or ``cls_classes``).
+        tasks (Sequence[str]): ``'cls'`` (the class) and/or ``'itc'`` (the
+            caption).
+        label_question (str, optional): Defaults to the ``cls`` task's
+            instruction.
+        caption_question (str, optional): Defaults to the ``itc`` task's
+            instruction.
+        as_questions (bool): Scored questions (test) instead of
+            training conversations.
+    """
+    ANSWER_TYPES = dict(cls='class', itc='caption')
+
+    def __init__(self, classes: Sequence[str],
+                 tasks: Sequence[str] = ('cls', 'itc'),
+                 label_question: Optional[str] = None,
+                 caption_question: Optional[str] = None,
+                 as_questions: bool = False) -> None:
+        from llava_detseg.tasks import task_spec
+        bad = [t for t in tasks if t not in self.ANSWER_TYPES]
+        if bad or not tasks:
+            raise ValueError(
+                f'ImageLevelConversations: tasks must name "cls" and/or '
+                f'"itc", got {list(tasks)}')
+        if 'cls' in tasks and not classes:
+            raise ValueError('ImageLevelConversations: asking the class '
+                             '(tasks has "cls") needs classes')
+        self.classes = tuple(classes)
+        self.tasks = tuple(tasks)
+        # the wording is the task's own instruction unless a config says
+        self.questions = dict(
+            cls=label_question or task_spec('cls').instruction,
+            itc=caption_question or task_spec('itc').instruction)
+        self.as_questions = as_questions
+
+    def _answers(self, results: dict) -> List[tuple]:
+        out = []
+        if 'cls' in self.tasks and results.get('gt_label') is not None:
+            label = int(np.asarray(results['gt_label']).reshape(-1)[0])
+            if not 0 <= label < len(self.classes):
+                raise ValueError(
+                    f'{results.get("img_path")}: gt_label {label} is not an '
+                    f'index of the {len(self.classes)} classes '
+                    'ImageLevelConversations was given')
+            out.append(('cls', self.classes[label]))
+        caps = results.get('captions') or []
+        if 'itc' in self.tasks and caps:
+            out.append(('itc', caps[0]))
+        return out
+
+    def transform(self, results: dict) -> dict:
+        answers = self._answers(results)
+        if not answers:
+            return results
+        if self.as_questions:
+            results['vqa_questions'] = list(
+                results.get('vqa_questions') or []) + [
+                    dict(question=self.questions[t], answers=[a],
+                         meta=dict(answer_type=self.ANSWER_TYPES[t]))
+                    for t, a in answers]
+        else:
+            results['conversations'] = list(
+                results.get('conversations') or []) + [
+                    [{'from': 'human',
+                      'value': f'<image>\n{self.questions[t]}'},
+                     {'from': 'gpt', 'value': a}] for t, a in answers]
+        tasks = list(results.get('tasks') or [])
+        if 'vqa' not in tasks:  # the language branch now serves the image
+            results['tasks'] = tasks + ['vqa']
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(tasks={self.tasks}, '
+                f'as_questions={self.as_questions})')

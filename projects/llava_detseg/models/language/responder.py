@@ -221,7 +221,8 @@ def store_responses(samples, responses: Sequence[List[Response]]) -> None:
             sample.questions = [r.request.question for r in vqa]
             sample.pred_answers = [r.text for r in vqa]
             sample.gt_answers = [r.request.gt for r in vqa]
-            if any(r.request.question_id is not None for r in vqa):
+            if any(r.request.question_id is not None or r.request.meta
+                   for r in vqa):
                 sample.question_ids = [r.request.question_id for r in vqa]
                 sample.question_meta = [r.request.meta for r in vqa]
         text = [r for r in resp if r.request.wants_blocks]
