@@ -6,6 +6,7 @@ import torch
 from llava_detseg.datasets import DataError
 from llava_detseg.datasets.transforms import (ImageLevelConversations,
                                               LoadImageFromArray,
+                                              MergeConversations,
                                               PackMultiTaskInputs,
                                               SampleCaptions)
 
@@ -101,3 +102,29 @@ def test_image_level_conversations_ask_the_class_and_the_caption():
         ImageLevelConversations((), tasks=['cls'])
     assert ImageLevelConversations((), tasks=['itc'])(dict(base))[
         'conversations'][-1][1]['value'] == 'a red square'
+
+
+def test_merge_conversations_reads_the_image_once_in_a_random_order():
+    convs = [[dict(value=f'<image>\nq{i}'), dict(value=f'a{i}')]
+             for i in range(5)]
+    np.random.seed(0)
+    orders = set()
+    for _ in range(20):
+        out = MergeConversations()(dict(conversations=list(convs)))
+        merged, = out['conversations']
+        values = [t['value'] for t in merged]
+        assert sum(v.count('<image>') for v in values) == 1
+        assert values[0].startswith('<image>\n')
+        pairs = [(values[k].replace('<image>\n', ''), values[k + 1])
+                 for k in range(0, len(values), 2)]
+        assert sorted(pairs) == [(f'q{i}', f'a{i}') for i in range(5)]
+        orders.add(tuple(pairs))
+    assert len(orders) > 5  # drawn anew each time
+    split = MergeConversations(max_turns=2)(dict(conversations=list(convs)))
+    assert [len(c) for c in split['conversations']] == [4, 4, 2]
+    assert all(sum(t['value'].count('<image>') for t in c) == 1
+               for c in split['conversations'])
+    one = dict(conversations=convs[:1])
+    assert MergeConversations()(dict(one)) == one
+    with pytest.raises(ValueError, match='max_turns must be >= 1'):
+        MergeConversations(max_turns=0)

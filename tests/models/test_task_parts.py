@@ -167,12 +167,16 @@ def test_every_task_trains_and_is_scored_without_a_router(
     assert model.router is None
     batch = _batch(cfg)
     for s in batch['data_samples']:
-        asked = [c[0]['value'] for c in s.conversations]
-        assert asked[-2:] == ['<image>\nWhich shape covers the most area?',
-                              '<image>\nDescribe the image briefly.']
-        assert s.conversations[-1][1]['value'] == s.captions[0]
-        assert s.conversations[-2][1]['value'] in (
+        # every question of the image as the turns of one conversation
+        turns, = s.conversations
+        qa = dict(zip([t['value'].replace('<image>\n', '')
+                       for t in turns[::2]], [t['value'] for t in turns[1::2]]))
+        assert sum(t['value'].count('<image>') for t in turns) == 1
+        assert qa['Describe the image briefly.'] == s.captions[0]
+        assert qa['Which shape covers the most area?'] in (
             'circle', 'square', 'triangle')
+        assert any(q.startswith('How many') or q.startswith('Is there')
+                   for q in qa)
     data = model.data_preprocessor(copy.deepcopy(batch), training=True)
     losses = model(**data, mode='loss')
     assert {'cls.loss', 'itc.loss_contrastive', 'vqa.loss_lm',

@@ -1,6 +1,7 @@
 from .array_loading import LoadImageFromArray
 from .captions import SampleCaptions
-from .conversation import ImageLevelConversations, SampleConversations
+from .conversation import (ImageLevelConversations, MergeConversations,
+                           SampleConversations)
 from .formatting import PackMultiTaskInputs
 from .loading import CheckSemanticMap, LoadImageWithCheck
 from .text_instructions import GenerateTextInstructions
@@ -8,5 +9,6 @@ from .text_instructions import GenerateTextInstructions
 __all__ = [
     'SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck',
     'CheckSemanticMap', 'LoadImageFromArray', 'SampleCaptions',
-    'GenerateTextInstructions', 'ImageLevelConversations'
+    'GenerateTextInstructions', 'ImageLevelConversations',
+    'MergeConversations'
 ]

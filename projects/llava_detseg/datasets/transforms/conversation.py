@@ -129,3 +129,56 @@ class ImageLevelConversations(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(tasks={self.tasks}, '
                 f'as_questions={self.as_questions})')
+
+
+@TRANSFORMS.register_module()
+class MergeConversations(BaseTransform):
+    """Join an image's conversations into one multi-turn conversation, in a
+    random order (training pipelines).
+
+    The generated data (and VQAv2-style sets) hold one question per
+    conversation, and each is a sequence of its own: the image's tokens
+    are read by the language model once per question. LLaVA trains an
+    image's questions as the turns of one conversation, the image once at
+    the start; every answer turn is still a target. On the embedded
+    default that is 16 sequences of ~150 tokens a step where 96 sequences
+    of ~85 tokens were padded to the longest (captions as conversations
+    would pad them further). The order is drawn anew each step, so no
+    answer can be learnt from the turn it follows; prediction asks each
+    question alone, as before.
+
+    Args:
+        max_turns (int, optional): Most questions per merged conversation
+            (``None``: all); more become further conversations.
+    """
+
+    def __init__(self, max_turns: Optional[int] = None) -> None:
+        if max_turns is not None and max_turns < 1:
+            raise ValueError(f'MergeConversations: max_turns must be >= 1, '
+                             f'got {max_turns}')
+        self.max_turns = max_turns
+
+    @staticmethod
+    def _without_image(turn: dict) -> dict:
+        value = turn['value'].replace('<image>\n', '').replace('<image>', '')
+        return dict(turn, value=value.strip())
+
+    def transform(self, results: dict) -> dict:
+        convs = list(results.get('conversations') or [])
+        if len(convs) < 2:
+            return results
+        order = np.random.permutation(len(convs))
+        size = self.max_turns or len(convs)
+        merged = []
+        for start in range(0, len(convs), size):
+            group = [convs[i] for i in order[start:start + size]]
+            turns = list(group[0])
+            # the image once, where the first question put it
+            for conv in group[1:]:
+                turns += [self._without_image(t) for t in conv]
+            merged.append(turns)
+        results['conversations'] = merged
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(max_turns={self.max_turns})'
