@@ -7,8 +7,10 @@
 # padded to the longest), so each one per image costs ~0.3 s of a step.
 # Measured on 2 idle cores with the patch-16 grid (configs/text/README.md):
 # 0.80 s per step plain, 1.70 s with three text instructions per image, 1.00
-# s with one; with the stride-8 tokens of the tiny default, ~0.98 s with one
-# (875 steps: README, "What the embedded default reaches").
+# s with one; with the stride-8 tokens of the tiny default, ~0.98 s with one,
+# and ~0.75 s once an image's questions are one conversation
+# (MergeConversations; 875 steps: README, "What the embedded default
+# reaches").
 _base_ = ['./llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded.py']
 
 # ---------------------------------------------------------------- settings

@@ -42,6 +42,7 @@ clean_train_pipeline = [
     dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=False),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='SampleConversations', max_num=6),  # as the plain config
+    dict(type='MergeConversations'),
     # answers list one class after another, as class runs decode them
     dict(type='GenerateTextInstructions', classes=classes, num_per_image=3,
          coords='img_shape', codec=codec, answer_order='class'),

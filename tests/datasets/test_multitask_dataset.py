@@ -41,7 +41,11 @@ def test_samples_carry_all_tasks(cfg, shapes_root):
     assert len(sample.gt_instances) > 0
     max_num = next(t['max_num'] for t in cfg.train_pipeline
                    if t['type'] == 'SampleConversations')
-    assert 1 <= len(sample.conversations) <= max_num  # SampleConversations
+    # SampleConversations keeps at most max_num questions, and
+    # MergeConversations makes them the turns of one conversation
+    turns, = sample.conversations
+    assert 2 <= len(turns) <= 2 * max_num and len(turns) % 2 == 0
+    assert sum(t['value'].count('<image>') for t in turns) == 1
 
 
 def _rewrite(path, edit):
