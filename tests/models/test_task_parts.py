@@ -197,6 +197,31 @@ def test_every_task_trains_and_is_scored_without_a_router(
         len(s.questions) for s in out)
 
 
+@pytest.mark.parametrize('detach', [False, True])
+def test_detach_backbone_keeps_an_image_level_loss_out_of_the_vit(
+        tiny_ckpt, shapes_root, detach):
+    """detach_backbone: cls / itc train their heads but leave the ViT to
+    the other tasks; without it their losses reach the ViT."""
+    cfg = tiny_config(tiny_ckpt, shapes_root, config=ALL_TASKS_CONFIG)
+    for task in ('cls', 'itc'):
+        cfg.model.tasks[task]['detach_backbone'] = detach
+    model = _build(cfg)
+    data = model.data_preprocessor(_batch(cfg, n=2), training=True)
+    losses = model(**data, mode='loss')
+    for key, head in (('cls.loss', 'cls_head.'), ('itc.loss_align',
+                                                  'itc_head.image_proj')):
+        model.zero_grad()
+        losses[key].backward(retain_graph=True)
+        vit = [p.grad for n, p in model.named_parameters()
+               if n.startswith('backbone.') and p.requires_grad]
+        reached = any(g is not None and bool(g.abs().sum() > 0) for g in vit)
+        assert reached is not detach, key
+        own = [p.grad for n, p in model.named_parameters()
+               if n.startswith(head)]
+        assert own and all(g is not None and bool(g.abs().sum() > 0)
+                           for g in own), key
+
+
 def test_bad_task_combinations_name_the_config_keys(tiny_ckpt, shapes_root):
     cfg = tiny_config(tiny_ckpt, shapes_root, config=CLS_ITC_CONFIG)
     init_default_scope('llava_detseg')

@@ -21,13 +21,20 @@ class ImageLevelTask(BaseTask):
         head (dict, optional): The head; ``in_channels`` defaults to the
             backbone's width.
         pool (str): ``'cls'`` ([CLS] token) or ``'mean'`` (patch tokens).
+        detach_backbone (bool): The task's loss stops at the backbone's
+            hidden states: its head (and the router's path of the task)
+            train, the ViT does not, so the task probes what the shared
+            trunk keeps without pulling it away from the other tasks
+            (mmpretrain's linear probing, here beside training ones).
     """
     levels = 'tokens'
     default_pool = 'cls'
 
     def __init__(self, name: str, head: OptConfigType = None,
-                 pool: Optional[str] = None) -> None:
+                 pool: Optional[str] = None,
+                 detach_backbone: bool = False) -> None:
         super().__init__(name, head)
+        self.detach_backbone = detach_backbone
         self.pool = pool or self.default_pool
         if self.pool not in ('cls', 'mean'):
             raise ValueError(f'model.tasks.{name}.pool must be "cls" or '
@@ -43,8 +50,12 @@ class ImageLevelTask(BaseTask):
 
     def image_feats(self, model: nn.Module, batch: TaskBatch) -> Tensor:
         """(len(idx), C) pooled features; the routing's gates to ``aux``."""
-        tokens, routed = model._routed_tokens(self.name, batch.vit,
-                                              batch.idx, batch.samples)
+        vit = batch.vit
+        if self.detach_backbone:
+            vit = vit._replace(
+                hidden_states=tuple(h.detach() for h in vit.hidden_states))
+        tokens, routed = model._routed_tokens(self.name, vit, batch.idx,
+                                              batch.samples)
         batch.aux.extend(routed)
         return pool_tokens(tokens, self.pool)
 
@@ -120,6 +131,8 @@ class ItcTask(ImageLevelTask):
             the alignment loss) or ``'cls'``.
         text_encoder (str): ``'llm'`` or ``'embeddings'``.
         detach_text (bool): No gradient into the language branch.
+        detach_backbone (bool): No gradient into the backbone
+            (:class:`ImageLevelTask`).
     """
     branch = 'itc_head'
     instruction = 'Describe the image briefly.'
@@ -128,8 +141,9 @@ class ItcTask(ImageLevelTask):
 
     def __init__(self, name: str, head: OptConfigType = None,
                  pool: Optional[str] = None, text_encoder: str = 'llm',
-                 detach_text: bool = False) -> None:
-        super().__init__(name, head, pool)
+                 detach_text: bool = False,
+                 detach_backbone: bool = False) -> None:
+        super().__init__(name, head, pool, detach_backbone)
         if text_encoder not in ('llm', 'embeddings'):
             raise ValueError(f'model.tasks.{name}.text_encoder must be '
                              f'"llm" or "embeddings", got "{text_encoder}"')
