@@ -2,8 +2,9 @@
 # model.tasks (they are not tasks of the model until it does):
 # classification (cls), a LinearClsHead on the mean of the patch tokens,
 # each image's label the class that covers the most area (the mean weighs
-# every shape by its area, which is the label's own rule; the [CLS] token
-# stayed at the class prior in 875 steps: README, "Tasks as parts"); image-text contrastive learning
+# every shape by its area, the label's own rule; in 875 steps of the
+# embedded default neither it nor the [CLS] token gets past the class
+# prior: README, "Tasks as parts"); image-text contrastive learning
 # (itc), InfoNCE (both directions, learnable temperature) and the
 # cross-modal alignment loss at Diff-MoE's weights, between the mean-pooled
 # tokens and the language model's pooled caption states (ShapesDataset reads
