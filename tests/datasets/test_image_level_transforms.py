@@ -1,6 +1,8 @@
 """LoadImageFromArray, SampleCaptions and the gt_label / captions packing."""
 import numpy as np
 import pytest
+
+from llava_detseg.models.language.conversation import DETACH_IMAGE
 import torch
 
 from llava_detseg.datasets import DataError
@@ -102,6 +104,11 @@ def test_image_level_conversations_ask_the_class_and_the_caption():
         ImageLevelConversations((), tasks=['cls'])
     assert ImageLevelConversations((), tasks=['itc'])(dict(base))[
         'conversations'][-1][1]['value'] == 'a red square'
+    # detach_image flags the new conversations' first turn, not the old
+    out = ImageLevelConversations(('circle', 'square'),
+                                  detach_image=True)(dict(base))
+    assert [bool(c[0].get(DETACH_IMAGE)) for c in out['conversations']] == [
+        False, True, True]
 
 
 def test_merge_conversations_reads_the_image_once_in_a_random_order():
@@ -126,5 +133,16 @@ def test_merge_conversations_reads_the_image_once_in_a_random_order():
                for c in split['conversations'])
     one = dict(conversations=convs[:1])
     assert MergeConversations()(dict(one)) == one
+    # conversations that read the image detached are merged apart
+    flag = DETACH_IMAGE
+    detached = [[dict(value=f'<image>\nd{i}', **{flag: True}),
+                 dict(value=f'e{i}')] for i in range(2)]
+    out = MergeConversations()(dict(conversations=convs + detached))
+    plain, apart = out['conversations']
+    assert not plain[0].get(flag) and apart[0][flag] is True
+    assert sorted(t['value'] for t in apart) == [
+        '<image>\nd0', 'd1', 'e0', 'e1'] or sorted(
+            t['value'] for t in apart) == ['<image>\nd1', 'd0', 'e0', 'e1']
+    assert len(plain) == 10
     with pytest.raises(ValueError, match='max_turns must be >= 1'):
         MergeConversations(max_turns=0)

@@ -97,6 +97,35 @@ def test_predict_scores_the_conversations_answer_tokens(model_and_batch):
     assert nll / count == pytest.approx(float(want), rel=1e-4)
 
 
+def test_detached_conversations_train_the_language_model_only(
+        model_and_batch):
+    """A conversation flagged ``detach_image`` (ImageLevelConversations'
+    caption and class turns) scores the same, but its gradient stops at the
+    image tokens; the language model still learns from it."""
+    from llava_detseg.models.language.conversation import DETACH_IMAGE
+    model, batch = model_and_batch
+    convs = [c for s in batch['data_samples'] for c in s.conversations][:2]
+    assert len(convs) == 2
+    flagged = [[dict(c[0], **{DETACH_IMAGE: True})] + list(c[1:])
+               for c in convs]
+    lm_head = model.language.llava.lm_head.weight
+    image = torch.randn(
+        1, 64, model.language.llava.config.text_config.hidden_size)
+    results = []
+    for which in (convs, flagged):
+        model.zero_grad()
+        tokens = image.clone().requires_grad_(True)
+        loss = model.language.loss(tokens, which, [0, 0])['loss_lm']
+        loss.backward()
+        results.append((float(loss), tokens.grad, lm_head.grad.clone()))
+    (plain, g_plain, lm_plain), (det, g_det, lm_det) = results
+    assert det == pytest.approx(plain, rel=1e-5)
+    assert g_plain is not None and g_plain.abs().sum() > 0
+    assert g_det is None
+    assert torch.allclose(lm_det, lm_plain, atol=1e-6)
+    assert lm_det.abs().sum() > 0
+
+
 def test_samples_go_only_to_their_tasks(model_and_batch):
     model, batch = model_and_batch
     batch['data_samples'][0].set_metainfo(dict(tasks=['det']))

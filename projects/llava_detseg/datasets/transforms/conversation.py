@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from llava_detseg.models.language.conversation import DETACH_IMAGE
 from llava_detseg.registry import TRANSFORMS
 
 
@@ -65,6 +66,13 @@ class ImageLevelConversations(BaseTransform):
             instruction.
         as_questions (bool): Scored questions (test) instead of
             training conversations.
+        detach_image (bool): The training conversations read the image's
+            tokens without passing their gradient back: they train the
+            language model only, not the projector or the backbone
+            (``DETACH_IMAGE`` on the first turn; ``MergeConversations`` keeps
+            them apart from the image's other questions). On the embedded
+            default the caption and class turns trained into the shared ViT
+            cost the detection head ~0.03 mAP (README, "Tasks as parts").
     """
     ANSWER_TYPES = dict(cls='class', itc='caption')
 
@@ -72,7 +80,8 @@ class ImageLevelConversations(BaseTransform):
                  tasks: Sequence[str] = ('cls', 'itc'),
                  label_question: Optional[str] = None,
                  caption_question: Optional[str] = None,
-                 as_questions: bool = False) -> None:
+                 as_questions: bool = False,
+                 detach_image: bool = False) -> None:
         from llava_detseg.tasks import task_spec
         bad = [t for t in tasks if t not in self.ANSWER_TYPES]
         if bad or not tasks:
@@ -89,6 +98,7 @@ class ImageLevelConversations(BaseTransform):
             cls=label_question or task_spec('cls').instruction,
             itc=caption_question or task_spec('itc').instruction)
         self.as_questions = as_questions
+        self.detach_image = detach_image
 
     def _answers(self, results: dict) -> List[tuple]:
         out = []
@@ -116,10 +126,11 @@ class ImageLevelConversations(BaseTransform):
                          meta=dict(answer_type=self.ANSWER_TYPES[t]))
                     for t, a in answers]
         else:
+            flag = {DETACH_IMAGE: True} if self.detach_image else {}
             results['conversations'] = list(
                 results.get('conversations') or []) + [
                     [{'from': 'human',
-                      'value': f'<image>\n{self.questions[t]}'},
+                      'value': f'<image>\n{self.questions[t]}', **flag},
                      {'from': 'gpt', 'value': a}] for t, a in answers]
         tasks = list(results.get('tasks') or [])
         if 'vqa' not in tasks:  # the language branch now serves the image
@@ -128,7 +139,8 @@ class ImageLevelConversations(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(tasks={self.tasks}, '
-                f'as_questions={self.as_questions})')
+                f'as_questions={self.as_questions}, '
+                f'detach_image={self.detach_image})')
 
 
 @TRANSFORMS.register_module()
@@ -145,7 +157,9 @@ class MergeConversations(BaseTransform):
     of ~85 tokens were padded to the longest (captions as conversations
     would pad them further). The order is drawn anew each step, so no
     answer can be learnt from the turn it follows; prediction asks each
-    question alone, as before.
+    question alone, as before. Conversations that read the image detached
+    (``ImageLevelConversations(detach_image=True)``) are merged among
+    themselves: one sequence carries one kind of image gradient.
 
     Args:
         max_turns (int, optional): Most questions per merged conversation
@@ -168,15 +182,18 @@ class MergeConversations(BaseTransform):
         if len(convs) < 2:
             return results
         order = np.random.permutation(len(convs))
-        size = self.max_turns or len(convs)
         merged = []
-        for start in range(0, len(convs), size):
-            group = [convs[i] for i in order[start:start + size]]
-            turns = list(group[0])
-            # the image once, where the first question put it
-            for conv in group[1:]:
-                turns += [self._without_image(t) for t in conv]
-            merged.append(turns)
+        for detached in (False, True):
+            kind = [convs[i] for i in order
+                    if bool(convs[i][0].get(DETACH_IMAGE)) == detached]
+            size = self.max_turns or max(len(kind), 1)
+            for start in range(0, len(kind), size):
+                group = kind[start:start + size]
+                turns = list(group[0])
+                # the image once, where the first question put it
+                for conv in group[1:]:
+                    turns += [self._without_image(t) for t in conv]
+                merged.append(turns)
         results['conversations'] = merged
         return results
 

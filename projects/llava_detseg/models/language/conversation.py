@@ -6,6 +6,10 @@ IGNORE_INDEX = -100
 # it is replaced by the projected visual tokens, never embedded.
 IMAGE_PLACEHOLDER = -200
 IMAGE_TOKEN = '<image>'
+# A conversation whose first turn holds this key set reads the image's
+# tokens detached: its answers train the language model only
+# (ImageLevelConversations(detach_image=True)).
+DETACH_IMAGE = 'detach_image'
 LLAVA_V1_SYSTEM = (
     'A chat between a curious human and an artificial intelligence '
     'assistant. The assistant gives helpful, detailed, and polite answers '

@@ -11,8 +11,9 @@ from llava_detseg.registry import MODELS
 from ..routers.moe import AuxOutputs
 from ..utils import load_hf_model, load_hf_tokenizer
 from .projectors import build_projector
-from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
-                           Conversation, ConversationTokenizer, split_turns)
+from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
+                           LLAVA_V1_SYSTEM, Conversation,
+                           ConversationTokenizer, split_turns)
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
 from .special_tokens import setup_detseg_tokens
@@ -250,6 +251,10 @@ class LlavaLanguageBranch(BaseModule):
             self._check(conv)
             ids, lab = self.conv_tokenizer.encode_train(conv)
             image = image_tokens[i]
+            if conv[0].get(DETACH_IMAGE):
+                # ImageLevelConversations(detach_image=True): the answer
+                # trains the language model, not what made the tokens
+                image = image.detach()
             embeds.append(self._embed(ids, image))
             labels.append(self._splice_labels(ids, lab, image.shape[0]))
         inputs, mask = _pad(embeds, left=False)
