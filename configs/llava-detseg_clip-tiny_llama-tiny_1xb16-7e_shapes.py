@@ -58,14 +58,18 @@ model = dict(
     # resized to stride 8 and concatenated; configs/ablations/seg_head/) it
     # labelled shapes as one class more often: 55.6 against 51.4 mIoU on
     # shapes val at 7 epochs (that run also asked every question and had a
-    # 4-layer language model), for a third fewer FLOPs in the head
+    # 4-layer language model), for a third fewer FLOPs in the head. Three
+    # 3x3 convs per stage, not one: with one, pixels of one shape took
+    # different classes (square IoU 28.9); mIoU 57.7 -> 67.8 / 71.7 (two
+    # seeds) with two and 79.3 with three, detection unchanged (README,
+    # "What the embedded default reaches")
     seg_head=dict(
         _delete_=True,
         type='LightUNetHead',
         in_channels=[neck_dims] * num_levels,
         in_index=list(range(num_levels)),
         channels=neck_dims,
-        num_convs=1,
+        num_convs=3,
         num_classes=4,
         dropout_ratio=0.0,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),

@@ -139,9 +139,11 @@ def test_conv_lora_wraps_every_conv_of_the_head(cfg):
         n for n, m in plain.seg_head.named_modules()
         if isinstance(m, torch.nn.Conv2d)
     ]
-    # bottleneck + one per stage (one fewer than levels) + the classifier
+    # bottleneck + num_convs per stage (one fewer than levels) + the
+    # classifier
     levels = len(model_cfg.seg_head.in_channels)
-    assert len(convs) == 1 + (levels - 1) + 1
+    per_stage = model_cfg.seg_head.num_convs
+    assert len(convs) == 1 + (levels - 1) * per_stage + 1
     model_cfg.adapters = Config.fromfile(LORA_BASE).lora_adapters.to_dict()
     model = MODELS.build(model_cfg)
     model.init_weights()
