@@ -4,8 +4,8 @@ VENV       ?= .venv
 PY         := $(VENV)/bin/python
 # the embedded default: heads, VQA and <DET>/<SEG> text answers trained
 # together, one text instruction per image, 7 epochs of 2000 images at about
-# 0.70-0.75 s per batch of 16 on 2 idle cores, 12:33 and 14:19 in all in two
-# runs (README, "What the embedded default reaches"). Every task,
+# 0.80 s per batch of 16 on 2 idle cores, 13:44 in all (README, "What the
+# embedded default reaches"). Every task,
 # classification and image-text retrieval too: CONFIG=configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_cls-itc.py
 # (README, "Tasks as parts"). Three text instructions per image,
 # ..._1xb16-7e_shapes_text-grounded.py, cost ~1.7x the step
