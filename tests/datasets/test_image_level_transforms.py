@@ -1,8 +1,6 @@
 """LoadImageFromArray, SampleCaptions and the gt_label / captions packing."""
 import numpy as np
 import pytest
-
-from llava_detseg.models.language.conversation import DETACH_IMAGE
 import torch
 
 from llava_detseg.datasets import DataError
@@ -11,6 +9,7 @@ from llava_detseg.datasets.transforms import (ImageLevelConversations,
                                               MergeConversations,
                                               PackMultiTaskInputs,
                                               SampleCaptions)
+from llava_detseg.models.language.conversation import DETACH_IMAGE
 
 
 def test_arrays_become_bgr_three_channel_images():

@@ -13,6 +13,7 @@ from torch import nn
 
 from conftest import ROOT, tiny_config
 from llava_detseg.engine.hooks import RouterStatsHook
+from llava_detseg.models.language.conversation import DETACH_IMAGE
 from llava_detseg.models.tasks import BaseTask, pool_tokens
 from llava_detseg.registry import DATASETS, MODELS, TASKS
 from llava_detseg.tasks import known_tasks, task_spec
@@ -167,11 +168,17 @@ def test_every_task_trains_and_is_scored_without_a_router(
     assert model.router is None
     batch = _batch(cfg)
     for s in batch['data_samples']:
-        # every question of the image as the turns of one conversation
-        turns, = s.conversations
-        qa = dict(zip([t['value'].replace('<image>\n', '')
-                       for t in turns[::2]], [t['value'] for t in turns[1::2]]))
-        assert sum(t['value'].count('<image>') for t in turns) == 1
+        # the image's questions as the turns of one conversation; the class
+        # and caption turns in another that reads the image detached
+        questions, image_level = s.conversations
+        assert not questions[0].get(DETACH_IMAGE)
+        assert image_level[0][DETACH_IMAGE] is True
+        qa = {}
+        for turns in (questions, image_level):
+            assert sum(t['value'].count('<image>') for t in turns) == 1
+            qa.update(zip([t['value'].replace('<image>\n', '')
+                           for t in turns[::2]],
+                          [t['value'] for t in turns[1::2]]))
         assert qa['Describe the image briefly.'] == s.captions[0]
         assert qa['Which shape covers the most area?'] in (
             'circle', 'square', 'triangle')
