@@ -152,6 +152,10 @@ class LlavaDetSeg(TaskInputs, BaseModel):
             if self.language is None:
                 raise ValueError('text_cfg needs a language branch')
             self.text = TextTaskIO(**text_cfg)
+            if self.text.vqa_context is not None and self.det_head is None:
+                raise ValueError(
+                    'text_cfg.vqa_context puts the det head\'s boxes in '
+                    'front of the questions: it needs model.det_head')
         self._build_extras(adapters, loss_balancer, distiller,
                            gradient_checkpointing)
         # FSDP (FSDPStrategy) refuses 0-dim parameters (FCOS' Scale factors)
@@ -351,7 +355,8 @@ class LlavaDetSeg(TaskInputs, BaseModel):
                 continue
             idx = [
                 i for i, (s, reqs) in enumerate(zip(data_samples, requests))
-                if part.selects(s, reqs, grounded)
+                if part.selects(s, reqs, grounded) or
+                self._grounds_questions(part.name, reqs)
             ]
             if idx:
                 part.predict(self, batch.at(idx))
@@ -367,6 +372,14 @@ class LlavaDetSeg(TaskInputs, BaseModel):
         if scored:  # the held-out conversations' answer-token loss
             score_conversations(self, data_samples, tokens)
         return data_samples
+
+    def _grounds_questions(self, task: str, requests) -> bool:
+        """Whether the det head must run for these requests' questions
+        (``text_cfg.vqa_context``: a new conversation's question reads its
+        boxes)."""
+        return task == 'det' and self.text is not None and \
+            self.text.vqa_context is not None and any(
+                not r.wants_blocks and not r.history for r in requests)
 
     def _predict_head(self, task: str, feats, vit: ViTOutputs,
                       idx: List[int],

@@ -16,6 +16,7 @@ from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
                            ConversationTokenizer, split_turns)
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
+from .region_features import RegionFeatures
 from .special_tokens import setup_detseg_tokens
 
 
@@ -64,6 +65,10 @@ class LlavaLanguageBranch(BaseModule):
             open tag like the names after a separator, where the tokenizer
             would spell it in other pieces (see ``name_spacing.py``; the
             text is unchanged). ``None`` (default): no new tokens.
+        region_features (bool): Add to each prompt box's class-name token
+            the mean of the image tokens its box covers
+            (``region_features.py``; needs ``special_tokens``). Default
+            False.
         init_cfg (dict, optional): Init config.
     """
 
@@ -81,6 +86,7 @@ class LlavaLanguageBranch(BaseModule):
                  image_token_pool: int = 1,
                  projector: Optional[dict] = None,
                  special_tokens: Optional[dict] = None,
+                 region_features: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -139,6 +145,17 @@ class LlavaLanguageBranch(BaseModule):
             self.name_spacing = resolve_name_spacing(self.tokenizer, spacing)
         if self.name_spacing:
             self.conv_tokenizer.text_transform = space_after_open
+        self.regions = None
+        if region_features:
+            if special_tokens is None:
+                raise ValueError('language.region_features needs '
+                                 'language.special_tokens (the <DET> format)')
+            self.regions = RegionFeatures(
+                self.tokenizer, dict(special_tokens).get('num_bins', 1000))
+            # tanh-gated from 0 (as Flamingo's cross-attention): an image
+            # token's norm is ~10x a name token's, added whole it drowned
+            # the name the question is matched with
+            self.region_gate = torch.nn.Parameter(torch.zeros(1))
 
     @property
     def projector(self) -> torch.nn.Module:
@@ -193,11 +210,17 @@ class LlavaLanguageBranch(BaseModule):
         pooled = F.avg_pool2d(grid, k).flatten(2).transpose(1, 2)
         return pooled if cls is None else torch.cat([cls, pooled], 1)
 
-    def _embed(self, ids: List[int], image: Tensor) -> Tensor:
-        """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder."""
+    def _embed(self, ids: List[int], image: Tensor,
+               limit: Optional[int] = None) -> Tensor:
+        """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder
+        (``limit``: where the prompt's region features stop)."""
         ids_t = torch.tensor(ids, device=image.device)
         is_img = ids_t == IMAGE_PLACEHOLDER
         emb = self.llava.get_input_embeddings()(ids_t.clamp(min=0))
+        if self.regions is not None:
+            emb = self.regions.add(emb, ids, image, limit,
+                                   skip=int(self.keep_cls),
+                                   scale=self.region_gate.tanh())
         if not is_img.any():
             return emb
         pos = int(is_img.nonzero()[0])
@@ -255,7 +278,10 @@ class LlavaLanguageBranch(BaseModule):
                 # ImageLevelConversations(detach_image=True): the answer
                 # trains the language model, not what made the tokens
                 image = image.detach()
-            embeds.append(self._embed(ids, image))
+            # the first answer token ends the prompt's region features
+            first = next((k for k, t in enumerate(lab) if t != IGNORE_INDEX),
+                         len(ids))
+            embeds.append(self._embed(ids, image, first))
             labels.append(self._splice_labels(ids, lab, image.shape[0]))
         inputs, mask = _pad(embeds, left=False)
         labels_t = torch.full(mask.shape, IGNORE_INDEX, device=inputs.device)

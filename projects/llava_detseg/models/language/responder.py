@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from .constrained_decoding import tidy_answer
-from .conversation import IMAGE_TOKEN, Conversation
+from .conversation import (IMAGE_TOKEN, Conversation, insert_context,
+                           with_context)
 from .llava_branch import first_question
 
 
@@ -57,9 +58,9 @@ class Request:
 
     def prompt(self, context: str = '') -> str:
         """The human turn: ``<image>`` first in a new conversation, then the
-        context (grounded block requests), then the instruction."""
+        context (grounded requests), then the instruction."""
         if IMAGE_TOKEN in self.question and not self.history:
-            return self.question
+            return insert_context(self.question, context)
         parts = [] if self.history else [IMAGE_TOKEN]
         parts += [context] if context else []
         return '\n'.join(parts + [self.question])
@@ -186,7 +187,14 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
         local = {i: k for k, i in enumerate(images)}
         tokens = image_tokens(images)
         if name == 'vqa':
-            contexts = [''] * len(rows)
+            # grounded VQA (text_cfg.vqa_context): a new conversation's
+            # question reads the det head's boxes; follow-ups have them in
+            # their history already
+            contexts = [
+                text.vqa_head_context(samples[i])
+                if text is not None and not r.history else ''
+                for i, _, r in rows
+            ]
             budget = max_new_tokens or language.max_new_tokens
             processors = []
         else:
@@ -264,9 +272,13 @@ def score_conversations(model, samples,
     images = sorted({i for i, _ in rows})
     local = {i: k for k, i in enumerate(images)}
     tokens = image_tokens(images)
+    text = model.text
+    convs = [
+        with_context(c, text.vqa_head_context(samples[i]) if text else '')
+        for i, c in rows
+    ]
     logits, target, seq = language.answer_logits(
-        tokens, [c for _, c in rows], [local[i] for i, _ in rows],
-        return_rows=True)
+        tokens, convs, [local[i] for i, _ in rows], return_rows=True)
     nll = F.cross_entropy(logits.float(), target, reduction='none')
     per_seq = nll.new_zeros(len(rows)).index_add(0, seq, nll)
     count = seq.bincount(minlength=len(rows))

@@ -85,6 +85,17 @@ class TextTaskIO:
             *c*). ``0.0`` trains only the decisions the
             decoder takes. Replaces ``decision_loss_weight`` on those
             tokens. Default 1.0.
+        vqa_context (dict, optional): Put a ``<DET>`` block in front of
+            every question too (grounded VQA): the annotated boxes when
+            training, the det head's boxes with score >= ``score_thr``
+            (at most ``max_boxes``, default ``context_max_boxes``) when
+            predicting. Counting and "is there a ..." then read the heads'
+            list, as the grounded instructions do; the block carries no
+            scores, so the threshold is where a box counts. ``train_prob``
+            (default 1.0): the share of training images whose questions get
+            the block; the others answer from the image alone, which keeps
+            the visual tokens trained for what the boxes do not say. None
+            (default): questions see the image only.
     """
 
     def __init__(self,
@@ -101,7 +112,8 @@ class TextTaskIO:
                  switch_prob: Optional[float] = 0.1,
                  terminate_items: bool = False,
                  decision_loss_weight: float = 1.0,
-                 run_loss_weight: float = 1.0) -> None:
+                 run_loss_weight: float = 1.0,
+                 vqa_context: Optional[dict] = None) -> None:
         if mode not in MODES:
             raise ValueError(f'text_cfg.mode must be one of {MODES}, got '
                              f'{mode!r}')
@@ -142,6 +154,8 @@ class TextTaskIO:
                              f'{run_loss_weight}')
         self.run_loss_weight = run_loss_weight
         self._decision_after: Optional[Tensor] = None
+        self.vqa_context = _check_vqa_context(vqa_context,
+                                              context_max_boxes)
 
     # ------------------------------------------------------------------
     def prompt(self, item: dict, context: str) -> str:
@@ -172,6 +186,32 @@ class TextTaskIO:
                 self.codec.seg_block([]) if pred is None else
                 self.codec.encode_seg(pred.data[0]))
         return ' '.join(blocks)
+
+    def vqa_head_context(self, sample) -> str:
+        """A question's ``<DET>`` block from the det head's results ('' if
+        ``vqa_context`` is off or the sample has none)."""
+        pred = sample.get('pred_instances')
+        if self.vqa_context is None or pred is None:
+            return ''
+        pred = pred[pred.scores >= self.vqa_context['score_thr']]
+        items = self.codec.det_items(pred.bboxes, pred.labels,
+                                     sample.ori_shape[:2], pred.scores)
+        return self.codec.det_block(items[:self.vqa_context['max_boxes']])
+
+    def vqa_train_context(self, sample) -> str:
+        """A training question's ``<DET>`` block: the sample's annotated
+        boxes, largest first (the heads' score order's stand-in, as
+        ``GenerateTextInstructions`` writes contexts); '' for a share
+        ``1 - train_prob`` of the samples."""
+        gt = sample.get('gt_instances')
+        if self.vqa_context is None or gt is None or \
+                torch.rand(()) >= self.vqa_context['train_prob']:
+            return ''
+        boxes = getattr(gt.bboxes, 'tensor', gt.bboxes).detach().cpu()
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        items = self.codec.det_items(boxes.numpy(), gt.labels.cpu().numpy(),
+                                     sample.img_shape[:2], area.numpy())
+        return self.codec.det_block(items[:self.vqa_context['max_boxes']])
 
     @staticmethod
     def _rows(samples) -> List[int]:
@@ -297,3 +337,27 @@ class TextTaskIO:
         return [constraint.processor(contexts,
                                      max_new_tokens or self.max_new_tokens,
                                      self.switch_prob)]
+
+
+def _check_vqa_context(cfg: Optional[dict], max_boxes: int
+                       ) -> Optional[dict]:
+    """``text_cfg.vqa_context`` with its defaults, or a ``ValueError``
+    naming the bad key."""
+    if cfg is None:
+        return None
+    out = dict(score_thr=0.3, max_boxes=max_boxes, train_prob=1.0)
+    unknown = set(cfg) - set(out)
+    if unknown:
+        raise ValueError(f'text_cfg.vqa_context: unknown keys '
+                         f'{sorted(unknown)}; known: {sorted(out)}')
+    out.update(cfg)
+    if not 0.0 <= float(out['score_thr']) <= 1.0:
+        raise ValueError('text_cfg.vqa_context.score_thr must be in [0, 1], '
+                         f'got {out["score_thr"]}')
+    if not 0.0 <= float(out['train_prob']) <= 1.0:
+        raise ValueError('text_cfg.vqa_context.train_prob must be in [0, 1], '
+                         f'got {out["train_prob"]}')
+    if int(out['max_boxes']) < 1:
+        raise ValueError('text_cfg.vqa_context.max_boxes must be >= 1, got '
+                         f'{out["max_boxes"]}')
+    return out

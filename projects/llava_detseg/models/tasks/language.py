@@ -5,6 +5,7 @@ from typing import Dict
 from torch import Tensor, nn
 
 from llava_detseg.registry import MODELS, TASKS
+from ..language.conversation import with_context
 from .base import BaseTask, TaskBatch
 
 
@@ -41,9 +42,14 @@ class VqaTask(BaseTask):
         """The answer losses (routed, or distilled, or plain); the
         routings' gate outputs go to ``batch.aux``."""
         convs, owner = [], []
+        text = model.text
         for row, i in enumerate(batch.idx):
-            for conv in batch.samples[i].metainfo.get('conversations', []):
-                convs.append(conv)
+            sample = batch.samples[i]
+            # grounded VQA (text_cfg.vqa_context): the annotated boxes in
+            # front of the questions, where prediction puts the head's
+            context = text.vqa_train_context(sample) if text else ''
+            for conv in sample.metainfo.get('conversations', []):
+                convs.append(with_context(conv, context))
                 owner.append(row)
         if not convs:
             return {}

@@ -1,0 +1,136 @@
+"""Region features: the image tokens under each box of a ``<DET>`` context,
+added to the embedding of the class name in front of it.
+
+A grounded prompt lists the heads' boxes as ``circle <loc_a><loc_b><loc_c>
+<loc_d>``. The language model can match a question's words with the
+context's class names by text alone, but what a box *looks like* (its
+colour, its texture) is only in the image tokens at its place, and finding
+those from four ``<loc_i>`` embeddings is a mapping a small model does not
+learn in a short schedule. So each box's name token also carries the mean of
+the projected image tokens its box covers, an RoI feature in the spirit of
+GPT4RoI's and Shikra's region references: "What color is the square?"
+becomes "read the token named square". The branch gates the feature
+(``tanh`` of a learned scalar, 0 at first): added whole, an image token
+(norm ~10x a name token's) drowned the name the question is matched with.
+
+Only the prompt's boxes get one (``limit``): an answer's boxes are written
+by the model one token at a time and carry none, in training as in
+generation.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from llava_detseg.structures.text_tokens import DET_CLOSE, DET_OPEN
+
+BOX_LOCS = 4  # x1 y1 x2 y2
+
+
+class RegionFeatures:
+    """Find the ``<DET>`` items of a token sequence and pool their regions.
+
+    Args:
+        tokenizer: The language branch's tokenizer, holding the text
+            format's tokens (``special_tokens`` of the branch).
+        num_bins (int): Coordinate bins of the ``<loc_i>`` tokens.
+    """
+
+    def __init__(self, tokenizer, num_bins: int) -> None:
+        ids = tokenizer.convert_tokens_to_ids(
+            [DET_OPEN, DET_CLOSE] + [f'<loc_{i}>' for i in range(num_bins)])
+        if tokenizer.unk_token_id in ids:
+            raise ValueError(
+                'language.region_features needs the <DET> / <loc_i> tokens: '
+                'set language.special_tokens')
+        self.tokenizer = tokenizer
+        self._blank: Dict[int, bool] = {}  # id -> decodes to whitespace
+        self.det_open, self.det_close = ids[0], ids[1]
+        self.loc_bin: Dict[int, int] = {t: b for b, t in enumerate(ids[2:])}
+        self.num_bins = num_bins
+
+    def items(self, ids: Sequence[int],
+              limit: Optional[int] = None) -> List[Tuple[int, List[int]]]:
+        """``(position of the token before the box, [x1, y1, x2, y2] bins)``
+        of every box of a ``<DET>`` block among ``ids[:limit]``."""
+        n = len(ids) if limit is None else min(limit, len(ids))
+        out, inside, i = [], False, 0
+        while i < n:
+            t = ids[i]
+            if t == self.det_open:
+                inside = True
+            elif t == self.det_close:
+                inside = False
+            elif inside and t in self.loc_bin:
+                j = i
+                while j < n and ids[j] in self.loc_bin:
+                    j += 1
+                name = self._name_end(ids, i)
+                if j - i == BOX_LOCS and name is not None:
+                    out.append((name, [self.loc_bin[ids[k]]
+                                       for k in range(i, j)]))
+                i = j
+                continue
+            i += 1
+        return out
+
+    def _name_end(self, ids: Sequence[int], i: int) -> Optional[int]:
+        """The last token before ``i`` that is not a space (the codec
+        writes ``name <loc>``: tokenizers spell that space apart)."""
+        k = i - 1
+        while k >= 0 and self._is_blank(ids[k]):
+            k -= 1
+        return k if k >= 0 and ids[k] not in (self.det_open,
+                                              self.det_close) else None
+
+    def _is_blank(self, token: int) -> bool:
+        if token not in self._blank:
+            self._blank[token] = not self.tokenizer.decode(
+                [token]).strip()
+        return self._blank[token]
+
+    def weights(self, boxes: Sequence[Sequence[int]], side: int,
+                device=None) -> Tensor:
+        """(K, side * side) area weights of each box over a square token
+        grid (rows sum to 1; a box thinner than a token takes the token
+        under its centre)."""
+        b = torch.as_tensor(boxes, dtype=torch.float32, device=device)
+        lo = b[:, :2] / self.num_bins  # x1, y1 as fractions
+        hi = (b[:, 2:] + 1) / self.num_bins
+        edges = torch.arange(side + 1, dtype=torch.float32,
+                             device=device) / side
+        # (K, 2, side): overlap of [lo, hi] with each token's [e_c, e_c+1]
+        overlap = (torch.minimum(hi[..., None], edges[1:]) -
+                   torch.maximum(lo[..., None], edges[:-1])).clamp_min(0)
+        w = overlap[:, 1, :, None] * overlap[:, 0, None, :]  # (K, y, x)
+        w = w.flatten(1)
+        empty = w.sum(1) <= 0
+        if empty.any():
+            centre = ((lo + hi) / 2 * side).long().clamp(0, side - 1)
+            cell = centre[:, 1] * side + centre[:, 0]
+            w[empty] = 0
+            w[empty, cell[empty]] = 1
+        return w / w.sum(1, keepdim=True)
+
+    def add(self, emb: Tensor, ids: Sequence[int], image: Tensor,
+            limit: Optional[int] = None, skip: int = 0,
+            scale: Optional[Tensor] = None) -> Tensor:
+        """``emb`` (L, D) with each prompt box's region feature (times
+        ``scale``, the branch's gate) added at its name token. ``image``
+        (``skip`` + S * S, D) are the projected image tokens on their
+        square grid (``skip``: a kept CLS token first)."""
+        found = self.items(ids, limit)
+        if not found:
+            return emb
+        grid = image[skip:]
+        side = int(round(grid.shape[0]**0.5))
+        if side * side != grid.shape[0]:
+            raise ValueError('language.region_features needs a square grid '
+                             f'of image tokens, got {grid.shape[0]}')
+        pos = torch.as_tensor([p for p, _ in found], device=emb.device)
+        w = self.weights([box for _, box in found], side, grid.device)
+        feats = w.to(grid.dtype) @ grid
+        if scale is not None:
+            feats = feats * scale.to(feats.dtype)
+        feats = feats.to(emb.dtype)
+        return emb.index_add(0, pos, feats)

@@ -1,0 +1,197 @@
+"""Grounded VQA (text_cfg.vqa_context) and region features
+(language.region_features): questions read the det head's boxes, and each
+box's name token carries the image tokens under it."""
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from llava_detseg.models.language.conversation import (insert_context,
+                                                       with_context)
+from llava_detseg.models.language.region_features import RegionFeatures
+from llava_detseg.models.language.text_tasks import TextTaskIO
+from llava_detseg.registry import DATASETS, MODELS
+
+CLASSES = ('circle', 'square', 'triangle')
+
+
+def test_insert_context_puts_the_block_after_the_image():
+    assert insert_context('<image>\nHow many?', '<DET>x</DET>') == \
+        '<image>\n<DET>x</DET>\nHow many?'
+    assert insert_context('<image>\nHow many?', '') == '<image>\nHow many?'
+    assert insert_context('How many?', '<DET>x</DET>') == 'How many?'
+    conv = [dict({'from': 'human', 'value': '<image>\nQ'}, detach_image=1),
+            {'from': 'gpt', 'value': 'A'}]
+    out = with_context(conv, 'C')
+    assert out[0]['value'] == '<image>\nC\nQ' and out[0]['detach_image']
+    assert conv[0]['value'] == '<image>\nQ' and out[1] is conv[1]
+
+
+@pytest.fixture(scope='module')
+def tokenizer():
+    from llava_detseg.models.language import build_tiny_tokenizer
+    return build_tiny_tokenizer(detseg_tokens=True)
+
+
+def test_region_items_are_the_prompt_boxes(tokenizer):
+    regions = RegionFeatures(tokenizer, 1000)
+    text = ('<DET>circle <loc_0><loc_0><loc_499><loc_499>; square '
+            '<loc_500><loc_500><loc_999><loc_999></DET> <SEG>circle <poly>'
+            '<loc_1><loc_2><loc_3><loc_4></poly></SEG> Q <DET>triangle '
+            '<loc_9><loc_9><loc_20><loc_20></DET>')
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    found = regions.items(ids)
+    # the <SEG> polygon's four locs are no box
+    assert [box for _, box in found] == [[0, 0, 499, 499],
+                                         [500, 500, 999, 999], [9, 9, 20, 20]]
+    for (pos, _), name in zip(found, ('circle', 'square', 'triangle')):
+        # the last piece of the class name, not the space before the locs
+        piece = tokenizer.decode(ids[pos]).strip()
+        assert piece and name.endswith(piece)
+    last_open = len(ids) - ids[::-1].index(regions.det_open) - 1
+    assert len(regions.items(ids, limit=last_open)) == 2
+    # area weights: the top-left quarter of a 2 x 2 grid is token 0
+    w = regions.weights([[0, 0, 499, 499], [250, 0, 749, 499]], side=2)
+    assert torch.allclose(w, torch.tensor([[1., 0, 0, 0], [.5, .5, 0, 0]]))
+    assert torch.allclose(regions.weights([[3, 3, 3, 3]], side=4),
+                          torch.tensor([[1.] + [0.] * 15]))
+
+
+def test_region_features_add_at_the_name_tokens(tokenizer):
+    regions = RegionFeatures(tokenizer, 1000)
+    ids = tokenizer('<DET>circle <loc_0><loc_0><loc_499><loc_499></DET>',
+                    add_special_tokens=False).input_ids
+    (pos, _), = regions.items(ids)
+    emb = torch.zeros(len(ids), 3)
+    image = torch.arange(12.).reshape(4, 3).requires_grad_()
+    out = regions.add(emb, ids, image)
+    assert torch.equal(out[pos], image[0].detach())
+    assert out.sum() == image[0].sum()  # nowhere else
+    out.sum().backward()  # the feature trains what made the tokens
+    assert torch.equal(image.grad[:, 0], torch.tensor([1., 0, 0, 0]))
+    assert torch.equal(regions.add(emb, ids, image, limit=pos), emb)
+    half = regions.add(emb, ids, image.detach(), scale=torch.tensor([.5]))
+    assert torch.equal(half[pos], image[0].detach() / 2)
+    with pytest.raises(ValueError, match='square grid'):
+        regions.add(emb, ids, torch.zeros(5, 3))
+
+
+def test_vqa_context_options_are_checked():
+    text = TextTaskIO(CLASSES, context_max_boxes=7, vqa_context=dict())
+    assert text.vqa_context == dict(score_thr=0.3, max_boxes=7,
+                                   train_prob=1.0)
+    assert TextTaskIO(CLASSES).vqa_context is None
+    for bad, match in ((dict(thr=0.3), 'unknown keys'),
+                       (dict(score_thr=2), 'score_thr'),
+                       (dict(max_boxes=0), 'max_boxes'),
+                       (dict(train_prob=-0.1), 'train_prob')):
+        with pytest.raises(ValueError, match=match):
+            TextTaskIO(CLASSES, vqa_context=bad)
+
+
+def _batch(cfg, split):
+    dataset = DATASETS.build(cfg[f'{split}_dataloader'].dataset)
+    items = [dataset[i] for i in range(2)]
+    return dict(inputs=[i['inputs'] for i in items],
+                data_samples=[i['data_samples'] for i in items])
+
+
+def _grounded_model(cfg, regions=True, score_thr=0.0):
+    init_default_scope('llava_detseg')
+    torch.manual_seed(0)
+    cfg.model.language.special_tokens = dict()
+    cfg.model.language.region_features = regions
+    cfg.model.text_cfg = dict(classes=CLASSES, context_max_boxes=4,
+                              vqa_context=dict(score_thr=score_thr))
+    cfg.model.test_cfg.det.score_thr = 0.0  # a random FCOS scores ~0.01
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def test_grounded_vqa_trains_and_answers_with_the_boxes(cfg):
+    model = _grounded_model(cfg)
+    seen = []
+    loss = model.language.loss
+
+    def spy(tokens, convs, owner, **kw):
+        seen.extend(convs)
+        return loss(tokens, convs, owner, **kw)
+
+    model.language.loss = spy
+    data = model.data_preprocessor(_batch(cfg, 'train'), training=True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['vqa.loss_lm'])
+    samples = data['data_samples']
+    firsts = [c[0]['value'] for c in seen]
+    assert len(firsts) == sum(
+        len(s.metainfo['conversations']) for s in samples)
+    for value in firsts:  # the annotated boxes, before the question
+        assert value.startswith('<image>\n<DET>')
+    n_gt = [len(s.gt_instances) for s in samples]
+    assert sorted(v.count('<loc_') // 4 for v in firsts[:1]) == \
+        [min(4, n_gt[0])]
+    # the gate (0 at first) learns whether to read the region features
+    model.language.loss = loss
+    gate = model.language.region_gate
+    assert gate.item() == 0
+    model.zero_grad()
+    model(**data, mode='loss')['vqa.loss_lm'].backward()
+    assert gate.grad is not None and gate.grad.abs().item() > 0
+
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
+    for sample in data['data_samples']:  # questions only: det still runs
+        sample.set_metainfo(dict(tasks=('vqa', )))
+    out = model(**data, mode='predict')
+    for sample in out:
+        vqa = [r for r in sample.responses if not r.request.wants_blocks]
+        assert vqa
+        want = min(4, len(sample.pred_instances))
+        for r in vqa:
+            assert r.prompt.startswith('<image>\n<DET>')
+            assert r.prompt.count('<loc_') // 4 == want
+            assert r.prompt.endswith(r.request.question.split('\n')[-1])
+
+
+def test_score_thr_filters_the_question_context(cfg):
+    model = _grounded_model(cfg, regions=False, score_thr=1.0)
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
+    out = model(**data, mode='predict')
+    for sample in out:  # no box scores 1.0: an empty block
+        for r in sample.responses:
+            if not r.request.wants_blocks:
+                assert '<DET></DET>' in r.prompt
+
+
+def test_vqa_context_needs_a_det_head(cfg):
+    init_default_scope('llava_detseg')
+    cfg.model.det_head = None
+    cfg.model.text_cfg = dict(classes=CLASSES, vqa_context=dict())
+    with pytest.raises(ValueError, match='vqa_context'):
+        MODELS.build(cfg.model)
+    cfg.model.text_cfg = dict(classes=CLASSES)
+    cfg.model.language.region_features = True
+    with pytest.raises(ValueError, match='region_features'):
+        MODELS.build(cfg.model)
+
+
+def test_train_context_is_the_annotations_or_none_by_train_prob():
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    sample = DetDataSample(metainfo=dict(img_shape=(100, 200)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[0., 0, 20, 10], [0, 0, 100, 50]]),
+        labels=torch.tensor([0, 2]))
+    text = TextTaskIO(CLASSES, vqa_context=dict())
+    # largest first, in bins of the image's own frame
+    assert text.vqa_train_context(sample) == (
+        '<DET>triangle <loc_0><loc_0><loc_500><loc_500>; circle '
+        '<loc_0><loc_0><loc_100><loc_100></DET>')
+    never = TextTaskIO(CLASSES, vqa_context=dict(train_prob=0.0))
+    assert never.vqa_train_context(sample) == ''
+    torch.manual_seed(0)
+    half = TextTaskIO(CLASSES, vqa_context=dict(train_prob=0.5))
+    given = sum(bool(half.vqa_train_context(sample)) for _ in range(400))
+    assert 150 < given < 250
+    assert TextTaskIO(CLASSES).vqa_train_context(sample) == ''
