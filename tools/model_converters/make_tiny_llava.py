@@ -28,24 +28,35 @@ def main() -> None:
     parser.add_argument('--widths', choices=('tiny', 'full'), default='tiny',
                         help='tiny widths, or the real ones (always with the '
                         'llama tokenizer)')
-    parser.add_argument('--text-layers', type=int, default=2,
-                        help='decoder layers of --widths full')
+    parser.add_argument('--text-layers', type=int, default=None,
+                        help='decoder layers (default 2 at both widths); a '
+                        'tiny checkpoint with another count goes to '
+                        'llava-tiny[-llama]-<N>layers/, beside the default')
     parser.add_argument('--force', action='store_true',
                         help='rewrite folders that exist')
     args = parser.parse_args()
-    if args.text_layers < 1:
+    if args.text_layers is not None and args.text_layers < 1:
         parser.error(f'--text-layers must be >= 1, got {args.text_layers}')
     ensure_package()
     from llava_detseg.models.language import (write_full_width_checkpoints,
                                               write_tiny_checkpoints)
     if args.widths == 'full':
         paths = write_full_width_checkpoints(
-            args.out_dir, num_text_layers=args.text_layers, seed=args.seed,
-            force=args.force)
+            args.out_dir, num_text_layers=args.text_layers or 2,
+            seed=args.seed, force=args.force)
     else:
+        text = names = None
+        if args.text_layers not in (None, 2):
+            # e.g. configs/ablations/vqa/vqa-context_llm-4layers.py
+            text = dict(num_hidden_layers=args.text_layers)
+            llava = 'llava-tiny' if args.tokenizer == 'bpe' else \
+                'llava-tiny-llama'
+            names = dict(clip='clip-vit-tiny',
+                         llava=f'{llava}-{args.text_layers}layers')
         paths = write_tiny_checkpoints(args.out_dir, seed=args.seed,
                                        force=args.force,
-                                       tokenizer=args.tokenizer)
+                                       tokenizer=args.tokenizer, text=text,
+                                       names=names)
     for name, path in paths.items():
         print(f'{name}: {path}')
 
