@@ -171,15 +171,10 @@ class TextTaskIO:
         blocks = []
         if item.get('det') is not None:
             pred = sample.get('pred_instances')
-            if pred is None or len(pred) == 0:
-                blocks.append(self.codec.det_block([]))
-            else:
-                keep = pred.scores >= self.context_score_thr
-                pred = pred[keep]
-                codec = self.codec
-                items = codec.det_items(pred.bboxes, pred.labels, shape,
-                                        pred.scores)
-                blocks.append(codec.det_block(items[:self.context_max_boxes]))
+            blocks.append(
+                self.codec.det_block([]) if pred is None or len(pred) == 0
+                else self._head_det_block(pred, shape, self.context_score_thr,
+                                          self.context_max_boxes))
         if item.get('seg') is not None:
             pred = sample.get('pred_sem_seg')
             blocks.append(
@@ -193,10 +188,18 @@ class TextTaskIO:
         pred = sample.get('pred_instances')
         if self.vqa_context is None or pred is None:
             return ''
-        pred = pred[pred.scores >= self.vqa_context['score_thr']]
-        items = self.codec.det_items(pred.bboxes, pred.labels,
-                                     sample.ori_shape[:2], pred.scores)
-        return self.codec.det_block(items[:self.vqa_context['max_boxes']])
+        return self._head_det_block(pred, sample.ori_shape[:2],
+                                    self.vqa_context['score_thr'],
+                                    self.vqa_context['max_boxes'])
+
+    def _head_det_block(self, pred, shape, score_thr: float,
+                        max_boxes: int) -> str:
+        """The head's boxes with score >= ``score_thr``, best first, at
+        most ``max_boxes``, as a ``<DET>`` block."""
+        pred = pred[pred.scores >= score_thr]
+        items = self.codec.det_items(pred.bboxes, pred.labels, shape,
+                                     pred.scores)
+        return self.codec.det_block(items[:max_boxes])
 
     def vqa_train_context(self, sample) -> str:
         """A training question's ``<DET>`` block: the sample's annotated
