@@ -4,6 +4,7 @@ import torch
 from llava_detseg.models.language import (IGNORE_INDEX, IMAGE_PLACEHOLDER,
                                           ConversationTokenizer,
                                           LlavaLanguageBranch)
+from llava_detseg.models.language.vision_tokens import pool_token_grid
 
 CONV = [{'from': 'human', 'value': '<image>\nHow many circles are there?'},
         {'from': 'gpt', 'value': '2'}]
@@ -81,7 +82,7 @@ def test_image_token_pool_averages_the_grid(tiny_ckpt):
     feats = torch.randn(2, 1 + 16, 128)  # CLS + a 4 x 4 grid
     grid = feats[:, 1:].reshape(2, 4, 4, 128)
     want = grid.reshape(2, 2, 2, 2, 2, 128).mean(dim=(2, 4)).reshape(2, 4, 128)
-    got = pooled._pool_tokens(feats[:, 1:])
+    got = pool_token_grid(feats[:, 1:], 2, keep_cls=False)
     assert torch.allclose(got, want, atol=1e-6)
     assert pooled.project(feats).shape == (2, 4, pooled.llava.config
                                            .text_config.hidden_size)
@@ -89,3 +90,28 @@ def test_image_token_pool_averages_the_grid(tiny_ckpt):
         pooled.project(torch.randn(2, 1 + 9, 128))
     with pytest.raises(ValueError, match='language.image_token_pool'):
         LlavaLanguageBranch(tiny_ckpt['llava'], image_token_pool=0)
+
+
+def test_vision_feature_layers_concatenate(tiny_ckpt):
+    """A list of ``vision_feature_layer`` concatenates those hidden states
+    along the channels into a projector of that width; the checkpoint's
+    one-layer projector, or a pretrained one, is refused naming the keys."""
+    branch = LlavaLanguageBranch(
+        tiny_ckpt['llava'], system_prompt='', vision_feature_layer=[1, -2],
+        projector=dict(type='mlp2x_gelu', load_pretrained=False))
+    assert branch.vision_feature_layer == (1, -2)
+    assert branch.projector.linear_1.in_features == 2 * 128
+    hidden = [torch.randn(2, 1 + 4, 128) for _ in range(5)]
+    want = branch.projector(torch.cat([hidden[1], hidden[-2]], -1)[:, 1:])
+    assert torch.allclose(branch.image_tokens(hidden), want)
+    # one layer in a list is that layer
+    one = LlavaLanguageBranch(tiny_ckpt['llava'], vision_feature_layer=[-2])
+    assert one.vision_feature_layer == -2
+    with pytest.raises(ValueError, match=r'vision_feature_layer=\[1, -2\].*'
+                       'language.projector'):
+        LlavaLanguageBranch(tiny_ckpt['llava'], vision_feature_layer=[1, -2])
+    with pytest.raises(ValueError, match='load_pretrained=False'):
+        LlavaLanguageBranch(tiny_ckpt['llava'], vision_feature_layer=[1, -2],
+                            projector=dict(type='mlp2x_gelu'))
+    with pytest.raises(ValueError, match='non-empty list of ints'):
+        LlavaLanguageBranch(tiny_ckpt['llava'], vision_feature_layer=[])

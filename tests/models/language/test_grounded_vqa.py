@@ -153,6 +153,31 @@ def test_grounded_vqa_trains_and_answers_with_the_boxes(cfg):
             assert r.prompt.endswith(r.request.question.split('\n')[-1])
 
 
+def test_linear_region_mixer_starts_silent_and_learns(cfg):
+    """``region_features='linear'``: LayerNorm + a zero-initialised linear
+    layer; the first pass equals no region features, and the layer gets
+    gradients (the scalar gate's stayed near 0 in training)."""
+    model = _grounded_model(cfg, regions='linear')
+    assert not hasattr(model.language, 'region_gate')
+    linear = model.language.region_proj[1]
+    assert linear.weight.abs().sum() == 0
+    data = model.data_preprocessor(_batch(cfg, 'train'), training=True)
+    torch.manual_seed(1)
+    with_regions = model(**data, mode='loss')['vqa.loss_lm']
+    model.language.regions = None
+    torch.manual_seed(1)
+    without = model(**data, mode='loss')['vqa.loss_lm']
+    assert torch.allclose(with_regions, without)
+    model = _grounded_model(cfg, regions='linear')
+    model(**data, mode='loss')['vqa.loss_lm'].backward()
+    linear = model.language.region_proj[1]
+    assert linear.weight.grad is not None
+    assert linear.weight.grad.abs().sum() > 0
+    cfg.model.language.region_features = 'mean'
+    with pytest.raises(ValueError, match='region_features must be'):
+        MODELS.build(cfg.model)
+
+
 def test_score_thr_filters_the_question_context(cfg):
     model = _grounded_model(cfg, regions=False, score_thr=1.0)
     model.eval()

@@ -193,3 +193,15 @@ def test_layer_selector_trains_its_classifier(routed):
         a = model(data['inputs'], mode='tensor')['image_tokens']
         b = model(data['inputs'], mode='tensor')['image_tokens']
     assert torch.equal(a, b)
+
+
+def test_router_refuses_several_vision_feature_layers(routed):
+    """The router mixes the ViT layers the language model reads: a list of
+    ``language.vision_feature_layer`` is refused at build, naming both."""
+    cfg, _ = routed
+    bad = copy.deepcopy(cfg.model)
+    bad.language.vision_feature_layer = [1, -2]
+    bad.language.projector = dict(type='mlp2x_gelu', load_pretrained=False)
+    with pytest.raises(ValueError, match='model.router.*'
+                       'language.vision_feature_layer'):
+        MODELS.build(bad)

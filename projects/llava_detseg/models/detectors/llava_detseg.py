@@ -133,6 +133,12 @@ class LlavaDetSeg(TaskInputs, BaseModel):
                            train_cfg, test_cfg)
         self.router = None
         if router is not None:
+            if not isinstance(getattr(self.language, 'vision_feature_layer',
+                                      -2), int):
+                # the router mixes the layers itself, into one layer's width
+                raise ValueError(
+                    'model.router chooses the ViT layers the language model '
+                    'reads: language.vision_feature_layer must be one layer')
             self.router = build_router(
                 router, self.backbone, self.language,
                 tasks=TASKS + tuple(extra))

@@ -1,5 +1,5 @@
 """The LLaVA language branch: projector + LLaMA from a llava-hf folder."""
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +16,10 @@ from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
                            ConversationTokenizer, split_turns)
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
-from .region_features import RegionFeatures
+from .region_features import RegionFeatures, region_mixer
 from .special_tokens import setup_detseg_tokens
+from .vision_tokens import (check_feature_layers, pad_sequences,
+                            pool_token_grid, select_feature_layers)
 
 
 @MODELS.register_module()
@@ -33,8 +35,13 @@ class LlavaLanguageBranch(BaseModule):
     Args:
         pretrained (str): Hub id or folder in the llava-hf layout
             (e.g. ``llava-hf/llava-1.5-7b-hf``).
-        vision_feature_layer (int): Hidden state fed to the projector (LLaVA
-            uses the penultimate layer, -2).
+        vision_feature_layer (int | Sequence[int]): Hidden state fed to the
+            projector (LLaVA uses the penultimate layer, -2). Several
+            layers are concatenated along the channels, as transformers'
+            ``LlavaConfig.vision_feature_layer`` list does (a shallow layer
+            keeps what the deep ones discard, e.g. colour): the projector
+            then takes ``len(layers) x`` the ViT's width, so it must be a
+            new one (``projector=dict(..., load_pretrained=False)``).
         vision_feature_select_strategy (str): ``'default'`` drops the CLS
             token, ``'full'`` keeps it.
         system_prompt (str): System text of the v1 template.
@@ -65,16 +72,17 @@ class LlavaLanguageBranch(BaseModule):
             open tag like the names after a separator, where the tokenizer
             would spell it in other pieces (see ``name_spacing.py``; the
             text is unchanged). ``None`` (default): no new tokens.
-        region_features (bool): Add to each prompt box's class-name token
-            the mean of the image tokens its box covers
-            (``region_features.py``; needs ``special_tokens``). Default
-            False.
+        region_features (bool | str): Add to each prompt box's class-name
+            token the mean of the image tokens its box covers
+            (``region_features.py``; needs ``special_tokens``), scaled by a
+            tanh gate (``True`` or ``'gate'``) or through a zero-initialised
+            linear layer (``'linear'``). Default False.
         init_cfg (dict, optional): Init config.
     """
 
     def __init__(self,
                  pretrained: str,
-                 vision_feature_layer: int = -2,
+                 vision_feature_layer: Union[int, Sequence[int]] = -2,
                  vision_feature_select_strategy: str = 'default',
                  system_prompt: str = LLAVA_V1_SYSTEM,
                  max_length: int = 2048,
@@ -86,7 +94,7 @@ class LlavaLanguageBranch(BaseModule):
                  image_token_pool: int = 1,
                  projector: Optional[dict] = None,
                  special_tokens: Optional[dict] = None,
-                 region_features: bool = False,
+                 region_features: Union[bool, str] = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -113,15 +121,18 @@ class LlavaLanguageBranch(BaseModule):
         self.conv_tokenizer = ConversationTokenizer(
             self.tokenizer, system_prompt=system_prompt, max_length=max_length)
         self.vision_hidden_size = self.llava.config.vision_config.hidden_size
+        self.vision_feature_layer = check_feature_layers(
+            vision_feature_layer, projector)
+        layers = self.vision_feature_layer
+        num_layers = 1 if isinstance(layers, int) else len(layers)
         self.mm_projector = None
         if projector is not None:
             self.mm_projector = build_projector(
                 projector, self.llava.model.multi_modal_projector,
-                self.vision_hidden_size,
+                self.vision_hidden_size * num_layers,
                 self.llava.config.text_config.hidden_size)
             # replaced: an unused copy would stall DDP ("unused parameters")
             self.llava.model.multi_modal_projector = None
-        self.vision_feature_layer = vision_feature_layer
         if int(image_token_pool) < 1:
             raise ValueError('language.image_token_pool must be an integer '
                              f'>= 1, got {image_token_pool!r}')
@@ -152,10 +163,18 @@ class LlavaLanguageBranch(BaseModule):
                                  'language.special_tokens (the <DET> format)')
             self.regions = RegionFeatures(
                 self.tokenizer, dict(special_tokens).get('num_bins', 1000))
-            # tanh-gated from 0 (as Flamingo's cross-attention): an image
-            # token's norm is ~10x a name token's, added whole it drowned
-            # the name the question is matched with
-            self.region_gate = torch.nn.Parameter(torch.zeros(1))
+            gate, proj = region_mixer(
+                region_features, self.llava.config.text_config.hidden_size)
+            if gate is not None:
+                self.region_gate = gate
+            else:
+                self.region_proj = proj
+
+    def _mix_region(self, feats: Tensor) -> Tensor:
+        """Pooled regions (K, D) as they are added to their names."""
+        if hasattr(self, 'region_proj'):
+            return self.region_proj(feats)
+        return feats * self.region_gate.tanh().to(feats.dtype)
 
     @property
     def projector(self) -> torch.nn.Module:
@@ -167,8 +186,9 @@ class LlavaLanguageBranch(BaseModule):
                      return_aux: bool = False):
         """Project the chosen ViT layer to (B, N, D) language-model tokens
         (see :meth:`project` for ``return_aux``)."""
-        return self.project(hidden_states[self.vision_feature_layer],
-                            return_aux=return_aux)
+        feats = select_feature_layers(hidden_states,
+                                      self.vision_feature_layer)
+        return self.project(feats, return_aux=return_aux)
 
     def project(self, feats: Tensor,
                 layer_weights: Optional[Tensor] = None,
@@ -181,7 +201,8 @@ class LlavaLanguageBranch(BaseModule):
         if not self.keep_cls:
             feats = feats[:, 1:]
         if self.image_token_pool > 1:
-            feats = self._pool_tokens(feats)
+            feats = pool_token_grid(feats, self.image_token_pool,
+                                    self.keep_cls)
         proj = self.projector
         dtype = proj.linear_1.weight.dtype if hasattr(proj, 'linear_1') \
             else feats.dtype
@@ -194,22 +215,6 @@ class LlavaLanguageBranch(BaseModule):
             return proj.forward_with_aux(*args)
         return proj(*args), AuxOutputs()
 
-    def _pool_tokens(self, feats: Tensor) -> Tensor:
-        """Average-pool (B, [1 +] H*W, C) patch tokens on their square grid
-        by ``image_token_pool`` (a kept CLS token passes through)."""
-        cls, patches = (feats[:, :1], feats[:, 1:]) if self.keep_cls \
-            else (None, feats)
-        b, n, c = patches.shape
-        side = int(round(n**0.5))
-        k = self.image_token_pool
-        if side * side != n or side % k:
-            raise ValueError(
-                f'language.image_token_pool={k} needs a square token grid '
-                f'whose side it divides; the ViT gave {n} patch tokens')
-        grid = patches.transpose(1, 2).reshape(b, c, side, side)
-        pooled = F.avg_pool2d(grid, k).flatten(2).transpose(1, 2)
-        return pooled if cls is None else torch.cat([cls, pooled], 1)
-
     def _embed(self, ids: List[int], image: Tensor,
                limit: Optional[int] = None) -> Tensor:
         """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder
@@ -220,7 +225,7 @@ class LlavaLanguageBranch(BaseModule):
         if self.regions is not None:
             emb = self.regions.add(emb, ids, image, limit,
                                    skip=int(self.keep_cls),
-                                   scale=self.region_gate.tanh())
+                                   transform=self._mix_region)
         if not is_img.any():
             return emb
         pos = int(is_img.nonzero()[0])
@@ -283,7 +288,7 @@ class LlavaLanguageBranch(BaseModule):
                          len(ids))
             embeds.append(self._embed(ids, image, first))
             labels.append(self._splice_labels(ids, lab, image.shape[0]))
-        inputs, mask = _pad(embeds, left=False)
+        inputs, mask = pad_sequences(embeds, left=False)
         labels_t = torch.full(mask.shape, IGNORE_INDEX, device=inputs.device)
         for row, lab in enumerate(labels):
             labels_t[row, :len(lab)] = torch.tensor(lab)
@@ -344,7 +349,7 @@ class LlavaLanguageBranch(BaseModule):
                         image_tokens[i])
             for q, i, h in zip(questions, image_index, histories)
         ]
-        inputs, mask = _pad(embeds, left=True)
+        inputs, mask = pad_sequences(embeds, left=True)
         gen = dict(generation or {})
         temperature = float(gen.pop('temperature', 0.0) or 0.0)
         top_p = float(gen.pop('top_p', 1.0) or 1.0)
@@ -398,17 +403,3 @@ def first_question(conversation: Conversation) -> tuple:
     """The first human question and the reference answer that follows it."""
     question, answer = split_turns(conversation)[0]
     return question, answer
-
-
-def _pad(seqs: List[Tensor], left: bool) -> tuple:
-    """Pad (L_i, D) sequences to (B, L, D) and return the attention mask."""
-    length = max(s.shape[0] for s in seqs)
-    out = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[1])
-    mask = torch.zeros(len(seqs), length, dtype=torch.long,
-                       device=seqs[0].device)
-    for row, s in enumerate(seqs):
-        sl = slice(length - s.shape[0], length) if left else slice(
-            0, s.shape[0])
-        out[row, sl] = s
-        mask[row, sl] = 1
-    return out, mask
