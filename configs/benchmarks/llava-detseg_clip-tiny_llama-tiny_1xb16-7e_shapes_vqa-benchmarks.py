@@ -5,7 +5,7 @@
 #       --cfg-options test_dataloader.dataset.datasets.gqa.data_root=...
 # A benchmark left out: test_dataloader.dataset.datasets.<name>=None.
 _base_ = [
-    '../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg.py',  # noqa: E501
+    '../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_vqa-context.py',  # noqa: E501
     '../_base_/datasets/vqa_benchmarks.py'
 ]
 

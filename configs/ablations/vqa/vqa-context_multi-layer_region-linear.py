@@ -1,0 +1,11 @@
+# Ablation: the make demo config (grounded VQA, layers 1 and -2) with
+# region features through a LayerNorm and a zero-initialised linear layer
+# (language.region_features='linear'). It learns to pass them, and counting
+# falls to the prior: the block's class names no longer match the
+# question's (README, "Grounded VQA").
+_base_ = [
+    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
+    '1perimg_vqa-context.py'
+]
+
+model = dict(language=dict(region_features='linear'))
