@@ -85,6 +85,23 @@ def test_folder_writes_one_json_and_png_per_image(inferencer, images,
         assert mask['area'] > 0 and len(mask['polygon']) >= 3
 
 
+def test_how_many_is_a_question_when_questions_read_the_boxes(inferencer):
+    """A grounded text model counts with a <DET> block; one whose questions
+    read the det head's boxes (text_cfg.vqa_context, the make demo default)
+    is not trained on that instruction and answers it as a question."""
+    text_io = inferencer.model.text
+    assert text_io.vqa_context is None
+    assert inferencer.parse('How many circles are there?').request.kind \
+        == 'count'
+    text_io.vqa_context = dict(score_thr=0.3, max_boxes=20, train_prob=1.0)
+    try:
+        parsed = inferencer.parse('How many circles are there?')
+        assert parsed.request.kind == 'vqa'
+        assert inferencer.parse('Detect the circles.').request.kind != 'vqa'
+    finally:
+        text_io.vqa_context = None
+
+
 def test_answers_equal_a_batch_of_one(inferencer, images):
     """Batching does not change the answers (left padding, masks)."""
     texts = ['Detect all objects.', 'Segment all objects.',

@@ -228,10 +228,15 @@ class LlavaDetSegInferencer(BaseInferencer):
 
     def parse(self, text: str):
         """What ``text`` asks the model for (``ParsedInstruction``)."""
+        text_io = getattr(self.model, 'text', None)
+        # "How many ..." is a counted <DET> instruction for a grounded text
+        # model, but a question where questions read the det head's boxes
+        # (text_cfg.vqa_context): such a model is not trained on the
+        # counting instruction, whose prompt the question's then equals
+        counts = text_io is not None and text_io.vqa_context is None
         return parse_instruction(
             text, self.classes, self.seg_classes,
-            self.codec.background_index,
-            counts=getattr(self.model, 'text', None) is not None)
+            self.codec.background_index, counts=counts)
 
     def generation_settings(self, max_new_tokens: Optional[int] = None,
                             temperature: float = 0.0,

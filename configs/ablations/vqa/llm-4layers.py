@@ -1,0 +1,11 @@
+# Ablation: the make demo config with a 4-layer language model (run
+# `python tools/model_converters/make_tiny_llava.py --out-dir
+# data/checkpoints --text-layers 4` first: it writes llava-tiny-4layers/).
+# vqa-context_llm-4layers.py is the same on ViT layer -2 alone.
+_base_ = [
+    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
+    '1perimg_vqa-context.py'
+]
+
+model = dict(
+    language=dict(pretrained=_base_.checkpoint_root + 'llava-tiny-4layers'))
