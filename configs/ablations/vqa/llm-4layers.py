@@ -2,6 +2,8 @@
 # `python tools/model_converters/make_tiny_llava.py --out-dir
 # data/checkpoints --text-layers 4` first: it writes llava-tiny-4layers/).
 # vqa-context_llm-4layers.py is the same on ViT layer -2 alone.
+# Shapes val / seed 7: VQA 0.615 / 0.636 against the default's 0.642 /
+# 0.647 (README, "Grounded VQA").
 _base_ = [
     '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
     '1perimg_vqa-context.py'
