@@ -52,15 +52,21 @@ def _perturb(model):
                 p.add_(torch.randn(p.shape, generator=gen) * 0.02)
 
 
-@pytest.fixture(scope='module', params=['router-moe', 'mlp2x_gelu'])
+@pytest.fixture(scope='module',
+                params=['router-moe', 'mlp2x_gelu', 'multi-layer'])
 def exported(request, tiny_ckpt, shapes_root, tmp_path_factory):
     """A perturbed tiny text-token model, its checkpoint and its export."""
     root = tmp_path_factory.mktemp(f'export_{request.param}')
     if request.param == 'router-moe':  # router + MoE projector
         cfg = tiny_config(tiny_ckpt, shapes_root, config=ROUTER_CONFIG)
-    else:  # a replaced mlp2x_gelu projector, no router
+    elif request.param == 'mlp2x_gelu':  # a replaced projector, no router
         cfg = tiny_config(tiny_ckpt, shapes_root)
         cfg.model.language.projector = dict(type='mlp2x_gelu')
+    else:  # the make demo default's: ViT layers 1 and -2 concatenated
+        cfg = tiny_config(tiny_ckpt, shapes_root)
+        cfg.model.language.vision_feature_layer = [1, -2]
+        cfg.model.language.projector = dict(type='mlp2x_gelu',
+                                            load_pretrained=False)
     cfg.model.language.special_tokens = dict(num_bins=1000)
     init_default_scope('llava_detseg')
     torch.manual_seed(0)
@@ -159,9 +165,15 @@ def test_plain_hf_model_has_the_trained_format_rows(exported):
         x = torch.randn(3, hf.config.text_config.hidden_size)
         torch.testing.assert_close(hf.lm_head(x), llava.lm_head(x),
                                    rtol=RTOL, atol=ATOL)
-        if exported['kind'] == 'mlp2x_gelu':
-            # the replaced projector is LLaVA's own kind: hf/ holds it
-            feats = torch.randn(1, 4, hf.config.vision_config.hidden_size)
+        if exported['kind'] in ('mlp2x_gelu', 'multi-layer'):
+            # the replaced projector is LLaVA's own kind: hf/ holds it, and
+            # a layer list in its config sizes it
+            layers = model.language.vision_feature_layer
+            num = 1 if isinstance(layers, int) else len(layers)
+            assert hf.config.vision_feature_layer == (
+                layers if num == 1 else list(layers))
+            feats = torch.randn(1, 4,
+                                hf.config.vision_config.hidden_size * num)
             torch.testing.assert_close(
                 hf.model.multi_modal_projector(feats),
                 model.language.mm_projector(feats), rtol=RTOL, atol=ATOL)

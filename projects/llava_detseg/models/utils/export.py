@@ -123,7 +123,8 @@ def _hf_view(model: nn.Module) -> Iterator[Tuple[nn.Module, List[str]]]:
     saved = dict(emb=llava.get_input_embeddings(),
                  head=llava.get_output_embeddings(),
                  tower=inner.vision_tower,
-                 proj=inner.multi_modal_projector)
+                 proj=inner.multi_modal_projector,
+                 layer=llava.config.vision_feature_layer)
     configs = [c for c in {id(c): c for c in (
         llava.config, llava.config.get_text_config())}.values()
         if hasattr(c, 'tie_word_embeddings')]
@@ -147,6 +148,11 @@ def _hf_view(model: nn.Module) -> Iterator[Tuple[nn.Module, List[str]]]:
         if not same:
             lacks.append('the vision tower (the backbone differs from the '
                          'LLaVA vision config; it is in vision/)')
+        layers = language.vision_feature_layer
+        if not isinstance(layers, int):
+            # concatenated layers: transformers sizes the projector (and
+            # picks the features) from the config's list
+            llava.config.vision_feature_layer = list(layers)
         proj = language.mm_projector
         if proj is not None:
             if type(proj) is MLPProjector:
@@ -164,6 +170,7 @@ def _hf_view(model: nn.Module) -> Iterator[Tuple[nn.Module, List[str]]]:
             llava.set_output_embeddings(saved['head'])
         inner.vision_tower = saved['tower']
         inner.multi_modal_projector = saved['proj']
+        llava.config.vision_feature_layer = saved['layer']
         for c, tie in zip(configs, ties):
             c.tie_word_embeddings = tie
 
