@@ -69,7 +69,7 @@ def test_region_features_add_at_the_name_tokens(tokenizer):
     out.sum().backward()  # the feature trains what made the tokens
     assert torch.equal(image.grad[:, 0], torch.tensor([1., 0, 0, 0]))
     assert torch.equal(regions.add(emb, ids, image, limit=pos), emb)
-    half = regions.add(emb, ids, image.detach(), scale=torch.tensor([.5]))
+    half = regions.add(emb, ids, image.detach(), transform=lambda f: f * .5)
     assert torch.equal(half[pos], image[0].detach() / 2)
     with pytest.raises(ValueError, match='square grid'):
         regions.add(emb, ids, torch.zeros(5, 3))

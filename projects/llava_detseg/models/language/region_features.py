@@ -114,12 +114,11 @@ class RegionFeatures:
 
     def add(self, emb: Tensor, ids: Sequence[int], image: Tensor,
             limit: Optional[int] = None, skip: int = 0,
-            scale: Optional[Tensor] = None,
             transform: Optional[Callable[[Tensor], Tensor]] = None
             ) -> Tensor:
-        """``emb`` (L, D) with each prompt box's region feature (times
-        ``scale``, then through ``transform``: the branch's gate or
-        projection) added at its name token. ``image``
+        """``emb`` (L, D) with each prompt box's region feature (through
+        ``transform``: the branch's gate or projection) added at its name
+        token. ``image``
         (``skip`` + S * S, D) are the projected image tokens on their
         square grid (``skip``: a kept CLS token first)."""
         found = self.items(ids, limit)
@@ -133,8 +132,6 @@ class RegionFeatures:
         pos = torch.as_tensor([p for p, _ in found], device=emb.device)
         w = self.weights([box for _, box in found], side, grid.device)
         feats = w.to(grid.dtype) @ grid
-        if scale is not None:
-            feats = feats * scale.to(feats.dtype)
         if transform is not None:
             feats = transform(feats)
         feats = feats.to(emb.dtype)

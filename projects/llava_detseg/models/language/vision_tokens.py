@@ -9,7 +9,8 @@ from torch import Tensor
 
 
 def check_feature_layers(layers: Union[int, Sequence[int]],
-                  projector: Optional[dict]) -> Union[int, Tuple[int, ...]]:
+                         projector: Optional[dict]
+                         ) -> Union[int, Tuple[int, ...]]:
     """``language.vision_feature_layer`` as an int or a tuple of ints; a
     tuple of several needs a new projector (the checkpoint's takes one
     layer's width)."""
