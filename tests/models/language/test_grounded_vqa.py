@@ -75,6 +75,41 @@ def test_region_features_add_at_the_name_tokens(tokenizer):
         regions.add(emb, ids, torch.zeros(5, 3))
 
 
+def test_region_tokens_are_inserted_after_the_boxes(tokenizer):
+    """``'token'`` mode: a row after each prompt box, names and locs kept,
+    labels ignored there."""
+    from llava_detseg.models.language.region_features import \
+        REGION_PLACEHOLDER
+    regions = RegionFeatures(tokenizer, 1000)
+    ids = tokenizer('<DET>circle <loc_0><loc_0><loc_499><loc_499>; square '
+                    '<loc_500><loc_0><loc_999><loc_499></DET> Q <DET>triangle '
+                    '<loc_9><loc_9><loc_20><loc_20></DET>',
+                    add_special_tokens=False).input_ids
+    emb = torch.randn(len(ids), 3)
+    image = torch.arange(12.).reshape(4, 3).requires_grad_()
+    labels = list(range(len(ids)))
+    limit = len(ids) - ids[::-1].index(regions.det_open) - 1
+    out, new_ids, new_labels = regions.insert(emb, ids, labels, image, limit)
+    ends = [end for _, _, end in regions.scan(ids, limit)]
+    assert len(ends) == 2 and out.shape == (len(ids) + 2, 3)
+    assert [i for i, t in enumerate(new_ids) if t == REGION_PLACEHOLDER] == \
+        [ends[0], ends[1] + 1]
+    # every other row is the token's own embedding, in order
+    keep = [i for i, t in enumerate(new_ids) if t != REGION_PLACEHOLDER]
+    assert torch.equal(out[keep], emb)
+    assert [new_ids[i] for i in keep] == ids
+    assert [new_labels[i] for i in keep] == labels
+    assert new_labels[ends[0]] == new_labels[ends[1] + 1] == -100
+    # the boxes' regions: token 0 (top left), token 1 (top right)
+    assert torch.equal(out[ends[0]], image[0].detach())
+    assert torch.equal(out[ends[1] + 1], image[1].detach())
+    out.sum().backward()
+    assert torch.equal(image.grad[:, 0], torch.tensor([1., 1, 0, 0]))
+    # no box before the limit: unchanged
+    out, same, none = regions.insert(emb, ids, None, image, limit=2)
+    assert torch.equal(out, emb) and same == ids and none is None
+
+
 def test_vqa_context_options_are_checked():
     text = TextTaskIO(CLASSES, context_max_boxes=7, vqa_context=dict())
     assert text.vqa_context == dict(score_thr=0.3, max_boxes=7,
@@ -176,6 +211,40 @@ def test_linear_region_mixer_starts_silent_and_learns(cfg):
     cfg.model.language.region_features = 'mean'
     with pytest.raises(ValueError, match='region_features must be'):
         MODELS.build(cfg.model)
+
+
+def test_region_token_mode_trains_and_answers(cfg):
+    """``region_features='token'``: each prompt box gets one more row; the
+    loss is computed on the same answer tokens and the features train the
+    projector; prediction runs."""
+    model = _grounded_model(cfg, regions='token')
+    assert not hasattr(model.language, 'region_gate')
+    lang = model.language
+    data = model.data_preprocessor(_batch(cfg, 'train'), training=True)
+    rows = []
+    embed = lang._embed
+
+    def spy(ids, image, limit=None, labels=None):
+        out, lab = embed(ids, image, limit, labels)
+        n_box = len(lang.regions.scan(ids, limit))
+        n_img = int(-200 in ids) * (image.shape[0] - 1)
+        rows.append((out.shape[0], len(ids) + n_box + n_img, n_box, lab))
+        return out, lab
+
+    lang._embed = spy
+    torch.manual_seed(1)
+    loss = model(**data, mode='loss')['vqa.loss_lm']
+    assert rows and all(got == want for got, want, _, _ in rows)
+    assert sum(n for _, _, n, _ in rows) > 0  # the prompts hold boxes
+    assert all(len(lab) == got for got, _, _, lab in rows)
+    lang._embed = embed
+    model.zero_grad()
+    loss.backward()
+    assert lang.projector.linear_1.weight.grad.abs().sum() > 0
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
+    out = model(**data, mode='predict')
+    assert all(isinstance(r.text, str) for s in out for r in s.responses)
 
 
 def test_score_thr_filters_the_question_context(cfg):

@@ -1,5 +1,6 @@
 """The LLaVA language branch: projector + LLaMA from a llava-hf folder."""
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,8 @@ class LlavaLanguageBranch(BaseModule):
             token the mean of the image tokens its box covers
             (``region_features.py``; needs ``special_tokens``), scaled by a
             tanh gate (``True`` or ``'gate'``) or through a zero-initialised
-            linear layer (``'linear'``). Default False.
+            linear layer (``'linear'``); or insert it after the box as a
+            token of its own (``'token'``). Default False.
         init_cfg (dict, optional): Init config.
     """
 
@@ -157,6 +159,7 @@ class LlavaLanguageBranch(BaseModule):
         if self.name_spacing:
             self.conv_tokenizer.text_transform = space_after_open
         self.regions = None
+        self.region_tokens = region_features == 'token'
         if region_features:
             if special_tokens is None:
                 raise ValueError('language.region_features needs '
@@ -216,20 +219,29 @@ class LlavaLanguageBranch(BaseModule):
         return proj(*args), AuxOutputs()
 
     def _embed(self, ids: List[int], image: Tensor,
-               limit: Optional[int] = None) -> Tensor:
+               limit: Optional[int] = None,
+               labels: Optional[List[int]] = None
+               ) -> Tuple[Tensor, Optional[List[int]]]:
         """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder
-        (``limit``: where the prompt's region features stop)."""
+        (``limit``: where the prompt's region features stop); ``labels``
+        come back aligned with the rows (``None`` if not given)."""
         ids_t = torch.tensor(ids, device=image.device)
-        is_img = ids_t == IMAGE_PLACEHOLDER
         emb = self.llava.get_input_embeddings()(ids_t.clamp(min=0))
-        if self.regions is not None:
+        if self.regions is not None and self.region_tokens:
+            emb, ids, labels = self.regions.insert(
+                emb, ids, labels, image, limit, skip=int(self.keep_cls),
+                transform=self._mix_region)
+        elif self.regions is not None:
             emb = self.regions.add(emb, ids, image, limit,
                                    skip=int(self.keep_cls),
                                    transform=self._mix_region)
-        if not is_img.any():
-            return emb
-        pos = int(is_img.nonzero()[0])
-        return torch.cat([emb[:pos], image.to(emb.dtype), emb[pos + 1:]])
+        if labels is not None:
+            labels = self._splice_labels(ids, labels, image.shape[0])
+        if IMAGE_PLACEHOLDER not in ids:
+            return emb, labels
+        pos = ids.index(IMAGE_PLACEHOLDER)
+        return torch.cat([emb[:pos], image.to(emb.dtype), emb[pos + 1:]
+                          ]), labels
 
     @staticmethod
     def _check(conversation: Conversation) -> None:
@@ -286,8 +298,9 @@ class LlavaLanguageBranch(BaseModule):
             # the first answer token ends the prompt's region features
             first = next((k for k, t in enumerate(lab) if t != IGNORE_INDEX),
                          len(ids))
-            embeds.append(self._embed(ids, image, first))
-            labels.append(self._splice_labels(ids, lab, image.shape[0]))
+            emb, lab = self._embed(ids, image, first, lab)
+            embeds.append(emb)
+            labels.append(lab)
         inputs, mask = pad_sequences(embeds, left=False)
         labels_t = torch.full(mask.shape, IGNORE_INDEX, device=inputs.device)
         for row, lab in enumerate(labels):
@@ -346,7 +359,7 @@ class LlavaLanguageBranch(BaseModule):
         histories = histories or [None] * len(questions)
         embeds = [
             self._embed(self.conv_tokenizer.encode_prompt(q, h),
-                        image_tokens[i])
+                        image_tokens[i])[0]
             for q, i, h in zip(questions, image_index, histories)
         ]
         inputs, mask = pad_sequences(embeds, left=True)

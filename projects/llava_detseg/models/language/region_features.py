@@ -12,6 +12,9 @@ GPT4RoI's and Shikra's region references: "What color is the square?"
 becomes "read the token named square". The branch gates the feature
 (``tanh`` of a learned scalar, 0 at first): added whole, an image token
 (norm ~10x a name token's) drowned the name the question is matched with.
+Or (``'token'``) the feature is a token of its own after the box, as
+GPT4RoI fills its ``<bbox>`` placeholders: names and boxes keep their
+embeddings.
 
 Only the prompt's boxes get one (``limit``): an answer's boxes are written
 by the model one token at a time and carry none, in training as in
@@ -23,8 +26,11 @@ import torch
 from torch import Tensor, nn
 
 from llava_detseg.structures.text_tokens import DET_CLOSE, DET_OPEN
+from .conversation import IGNORE_INDEX, IMAGE_PLACEHOLDER
 
 BOX_LOCS = 4  # x1 y1 x2 y2
+# the id of an inserted region row ('token' mode), beside the image's
+REGION_PLACEHOLDER = IMAGE_PLACEHOLDER - 1
 
 
 class RegionFeatures:
@@ -53,6 +59,11 @@ class RegionFeatures:
               limit: Optional[int] = None) -> List[Tuple[int, List[int]]]:
         """``(position of the token before the box, [x1, y1, x2, y2] bins)``
         of every box of a ``<DET>`` block among ``ids[:limit]``."""
+        return [(name, box) for name, box, _ in self.scan(ids, limit)]
+
+    def scan(self, ids: Sequence[int], limit: Optional[int] = None
+             ) -> List[Tuple[int, List[int], int]]:
+        """As :meth:`items`, each with the position after its box too."""
         n = len(ids) if limit is None else min(limit, len(ids))
         out, inside, i = [], False, 0
         while i < n:
@@ -68,7 +79,7 @@ class RegionFeatures:
                 name = self._name_end(ids, i)
                 if j - i == BOX_LOCS and name is not None:
                     out.append((name, [self.loc_bin[ids[k]]
-                                       for k in range(i, j)]))
+                                       for k in range(i, j)], j))
                 i = j
                 continue
             i += 1
@@ -124,24 +135,68 @@ class RegionFeatures:
         found = self.items(ids, limit)
         if not found:
             return emb
+        pos = torch.as_tensor([p for p, _ in found], device=emb.device)
+        feats = self.pool([box for _, box in found], image, skip, transform)
+        return emb.index_add(0, pos, feats.to(emb.dtype))
+
+    def insert(self, emb: Tensor, ids: Sequence[int],
+               labels: Optional[Sequence[int]], image: Tensor,
+               limit: Optional[int] = None, skip: int = 0,
+               transform: Optional[Callable[[Tensor], Tensor]] = None
+               ) -> Tuple[Tensor, List[int], Optional[List[int]]]:
+        """``emb`` (L, D) with one more row after each prompt box: its
+        region feature, a token of its own (GPT4RoI's ``<bbox>``
+        placeholders, filled with RoI features). Nothing of the name or of
+        the box's ``<loc_i>`` tokens is changed, so matching a question's
+        words with the names and copying boxes read the same embeddings as
+        without regions.
+
+        Returns ``(emb, ids, labels)`` with :data:`REGION_PLACEHOLDER` in
+        ``ids`` and ``ignore`` in ``labels`` (if given) at the new rows.
+        """
+        found = self.scan(ids, limit)
+        if not found:
+            return emb, list(ids), None if labels is None else list(labels)
+        feats = self.pool([box for _, box, _ in found], image, skip,
+                          transform).to(emb.dtype)
+        rows, new_ids, new_labels, start = [], [], [], 0
+        for k, (_, _, end) in enumerate(found):
+            rows += [emb[start:end], feats[k:k + 1]]
+            new_ids += list(ids[start:end]) + [REGION_PLACEHOLDER]
+            if labels is not None:
+                new_labels += list(labels[start:end]) + [IGNORE_INDEX]
+            start = end
+        rows.append(emb[start:])
+        new_ids += list(ids[start:])
+        if labels is not None:
+            new_labels += list(labels[start:])
+        return (torch.cat(rows), new_ids,
+                None if labels is None else new_labels)
+
+    def pool(self, boxes: Sequence[Sequence[int]], image: Tensor,
+             skip: int = 0,
+             transform: Optional[Callable[[Tensor], Tensor]] = None
+             ) -> Tensor:
+        """(K, D) area-weighted means of ``image``'s square grid under
+        ``boxes`` (bins), through ``transform``."""
         grid = image[skip:]
         side = int(round(grid.shape[0]**0.5))
         if side * side != grid.shape[0]:
             raise ValueError('language.region_features needs a square grid '
                              f'of image tokens, got {grid.shape[0]}')
-        pos = torch.as_tensor([p for p, _ in found], device=emb.device)
-        w = self.weights([box for _, box in found], side, grid.device)
+        w = self.weights(boxes, side, grid.device)
         feats = w.to(grid.dtype) @ grid
-        if transform is not None:
-            feats = transform(feats)
-        feats = feats.to(emb.dtype)
-        return emb.index_add(0, pos, feats)
+        return feats if transform is None else transform(feats)
 
 
 def region_mixer(mode: Union[bool, str], width: int
                  ) -> Tuple[Optional[nn.Parameter], Optional[nn.Module]]:
     """What scales a pooled region before it is added to its name, as
     ``(gate, projection)`` (one of them None).
+
+    ``'token'``: nothing; the region is not added to the name but inserted
+    after its box as a token of its own (:meth:`RegionFeatures.insert`),
+    as an image token is.
 
     ``'gate'`` (or ``True``): a tanh-gated scalar from 0, as Flamingo's
     cross-attention (an image token's norm is ~10x a name token's; added
@@ -151,6 +206,8 @@ def region_mixer(mode: Union[bool, str], width: int
     stayed near 0: tanh(gate) ~ -0.02 after training).
     """
     mode = 'gate' if mode is True else mode
+    if mode == 'token':  # a row of its own, in the image tokens' space
+        return None, nn.Identity()
     if mode == 'gate':
         return nn.Parameter(torch.zeros(1)), None
     if mode == 'linear':
@@ -159,5 +216,5 @@ def region_mixer(mode: Union[bool, str], width: int
         nn.init.zeros_(linear.bias)
         return None, nn.Sequential(
             nn.LayerNorm(width, elementwise_affine=False), linear)
-    raise ValueError('language.region_features must be True, "gate" or '
-                     f'"linear", got {mode!r}')
+    raise ValueError('language.region_features must be True, "gate", '
+                     f'"linear" or "token", got {mode!r}')
