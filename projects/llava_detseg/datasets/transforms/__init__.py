@@ -3,6 +3,7 @@ from .captions import SampleCaptions
 from .conversation import (ImageLevelConversations, MergeConversations,
                            SampleConversations)
 from .formatting import PackMultiTaskInputs
+from .geometric import RandomAspectPad
 from .loading import CheckSemanticMap, LoadImageWithCheck
 from .text_instructions import GenerateTextInstructions
 
@@ -10,5 +11,5 @@ __all__ = [
     'SampleConversations', 'PackMultiTaskInputs', 'LoadImageWithCheck',
     'CheckSemanticMap', 'LoadImageFromArray', 'SampleCaptions',
     'GenerateTextInstructions', 'ImageLevelConversations',
-    'MergeConversations'
+    'MergeConversations', 'RandomAspectPad'
 ]
