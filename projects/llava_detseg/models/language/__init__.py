@@ -2,9 +2,9 @@ from .constrained_decoding import (DetSegConstraint, DetSegLogitsProcessor,
                                    context_items, terminate_items,
                                    tidy_answer)
 from .conversation import (IGNORE_INDEX, IMAGE_PLACEHOLDER, LLAVA_V1_SYSTEM,
-                           ConversationTokenizer, split_turns)
+                           ConversationTokenizer, first_question, split_turns)
 from .llama_tokenizer import write_llama_tokenizer
-from .llava_branch import LlavaLanguageBranch, first_question
+from .llava_branch import LlavaLanguageBranch
 from .projectors import (AdaptiveMoEProjector, IdentityProjector,
                          LinearProjector, MLPProjector, MoEProjector,
                          build_projector)

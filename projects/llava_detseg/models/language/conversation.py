@@ -134,3 +134,9 @@ class ConversationTokenizer:
         ids += self._text(
             f'{self._lead(len(turns))}USER: {question} ASSISTANT:')
         return ids[-self.max_length:]
+
+
+def first_question(conversation: Conversation) -> tuple:
+    """The first human question and the reference answer that follows it."""
+    question, answer = split_turns(conversation)[0]
+    return question, answer

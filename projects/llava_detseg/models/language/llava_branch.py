@@ -14,13 +14,14 @@ from ..utils import load_hf_model, load_hf_tokenizer
 from .projectors import build_projector
 from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
                            LLAVA_V1_SYSTEM, Conversation,
-                           ConversationTokenizer, split_turns)
+                           ConversationTokenizer)
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
 from .region_features import RegionFeatures, region_mixer
 from .special_tokens import setup_detseg_tokens
 from .vision_tokens import (check_feature_layers, pad_sequences,
-                            pool_token_grid, select_feature_layers)
+                            pool_token_grid, select_feature_layers,
+                            splice_image_labels)
 
 
 @MODELS.register_module()
@@ -236,7 +237,7 @@ class LlavaLanguageBranch(BaseModule):
                                    skip=int(self.keep_cls),
                                    transform=self._mix_region)
         if labels is not None:
-            labels = self._splice_labels(ids, labels, image.shape[0])
+            labels = splice_image_labels(ids, labels, image.shape[0])
         if IMAGE_PLACEHOLDER not in ids:
             return emb, labels
         pos = ids.index(IMAGE_PLACEHOLDER)
@@ -315,14 +316,6 @@ class LlavaLanguageBranch(BaseModule):
         if return_rows:
             return logits, target[keep], keep.nonzero(as_tuple=True)[0]
         return logits, target[keep]
-
-    @staticmethod
-    def _splice_labels(ids: List[int], labels: List[int],
-                       num_image: int) -> List[int]:
-        if IMAGE_PLACEHOLDER not in ids:
-            return labels
-        pos = ids.index(IMAGE_PLACEHOLDER)
-        return labels[:pos] + [IGNORE_INDEX] * num_image + labels[pos + 1:]
 
     @torch.no_grad()
     def predict(self, image_tokens: Tensor, questions: Sequence[str],
@@ -410,9 +403,3 @@ class Generated(NamedTuple):
     text: str
     num_tokens: int
     truncated: bool
-
-
-def first_question(conversation: Conversation) -> tuple:
-    """The first human question and the reference answer that follows it."""
-    question, answer = split_turns(conversation)[0]
-    return question, answer

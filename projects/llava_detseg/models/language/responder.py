@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from .constrained_decoding import tidy_answer
-from .conversation import (IMAGE_TOKEN, Conversation, insert_context,
-                           with_context)
-from .llava_branch import first_question
+from .conversation import (IMAGE_TOKEN, Conversation, first_question,
+                           insert_context, with_context)
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """The image tokens the language model reads, and their padding: which ViT
-layers feed the projector, the token grid's pooling, and the batch's
-right- or left-padded embedding sequences."""
+layers feed the projector, the token grid's pooling, the labels of the
+image's rows, and the batch's right- or left-padded embedding
+sequences."""
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .conversation import IGNORE_INDEX, IMAGE_PLACEHOLDER
 
 
 def check_feature_layers(layers: Union[int, Sequence[int]],
@@ -67,3 +70,13 @@ def pad_sequences(seqs: List[Tensor], left: bool) -> tuple:
         out[row, sl] = s
         mask[row, sl] = 1
     return out, mask
+
+
+def splice_image_labels(ids: List[int], labels: List[int],
+                        num_image: int) -> List[int]:
+    """``labels`` with the image placeholder's one ignored label widened to
+    the ``num_image`` rows its tokens take."""
+    if IMAGE_PLACEHOLDER not in ids:
+        return labels
+    pos = ids.index(IMAGE_PLACEHOLDER)
+    return labels[:pos] + [IGNORE_INDEX] * num_image + labels[pos + 1:]
