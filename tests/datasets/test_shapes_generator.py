@@ -301,9 +301,12 @@ def test_llava_answers_consistent(dataset):
 
 
 def test_make_questions_balance():
-    """Yes/no about 50/50 and zero counts present over many random images."""
+    """Yes/no about 50/50 and zero counts present over many random images;
+    an image's yes/no answers do not give each other away (generator 1.0
+    alternated them: the second always differed from the first)."""
     rng = np.random.default_rng(0)
     answers = Counter()
+    pairs = Counter()
     for _ in range(600):
         n = int(rng.integers(1, 6))
         insts = [dict(cls=int(rng.integers(3)),
@@ -312,6 +315,10 @@ def test_make_questions_balance():
         qa = make_questions(rng, insts)
         assert 4 <= len(qa) <= 6 and len({q for q, _ in qa}) == len(qa)
         answers.update(a for _, a in qa)
+        yn = [a for q, a in qa if q.startswith('Is there')]
+        pairs.update(zip(yn, yn[1:]))
+    same = pairs['yes', 'yes'] + pairs['no', 'no']
+    assert 0.3 < same / sum(pairs.values()) < 0.7, pairs
     yes, no = answers['yes'], answers['no']
     assert 0.45 < yes / (yes + no) < 0.55, (yes, no)
     assert answers['0'] > 0.05 * sum(answers.values())

@@ -37,7 +37,7 @@ __all__ = [
 
 # Bump whenever the output for a given seed changes, so cached datasets
 # (checked through ``meta.json``) are regenerated.
-GENERATOR_VERSION = '1.0.0'
+GENERATOR_VERSION = '1.1.0'  # 1.1: yes/no answers independent
 
 # Split index is part of every image's RNG seed: the val set is independent
 # of ``num_train``.

@@ -19,10 +19,14 @@ def make_questions(rng: np.random.Generator,
 
     Kinds: counting (any class, so some answers are "0"), colour of a class
     present exactly once, and yes/no presence of a (colour, class) pair.
-    Questions are drawn without replacement from per-kind pools, and yes/no
-    answers strictly alternate within an image (random start; a yes/no is
-    skipped rather than asked with the other answer when the "yes" pool is
-    used up), which keeps yes/no balanced in expectation.
+    Questions are drawn without replacement from per-kind pools. Each yes/no
+    question's answer is a fresh coin flip (a yes/no is skipped rather than
+    asked with the other answer when that pool is used up), which keeps
+    yes/no balanced in expectation and independent within an image: with
+    answers that alternated (generator 1.0), an image's earlier answers gave
+    away the next one, and a model trained on an image's questions as the
+    turns of one conversation (``MergeConversations``) learned that instead
+    of reading the image, which answers every test question alone.
     """
     counts = [0] * len(CLASSES)
     present = set()
@@ -44,9 +48,9 @@ def make_questions(rng: np.random.Generator,
         pools[key] = [pools[key][i] for i in perm]
 
     n_q = int(rng.integers(4, 7))
-    next_yes = bool(rng.integers(2))
     qa: List[Tuple[str, str]] = []
     for _ in range(n_q):
+        next_yes = bool(rng.integers(2))
         kinds = [
             k for k, ok in (('count', pools['count']),
                             ('color', pools['color']),
@@ -69,5 +73,4 @@ def make_questions(rng: np.random.Generator,
             col, c = pools['yes' if yes else 'no'].pop()
             qa.append((f'Is there a {col} {CLASSES[c]}?',
                        'yes' if yes else 'no'))
-            next_yes = not yes
     return qa
