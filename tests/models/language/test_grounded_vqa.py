@@ -245,6 +245,17 @@ def test_region_token_mode_trains_and_answers(cfg):
     data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
     out = model(**data, mode='predict')
     assert all(isinstance(r.text, str) for s in out for r in s.responses)
+    # a chat's later turn: the history's answer boxes get no region rows
+    box = '<DET>circle <loc_1><loc_2><loc_300><loc_400></DET>'
+    history = [{'from': 'human', 'value': f'<image>\n{box}\nDetect.'},
+               {'from': 'gpt', 'value': box}]
+    rows.clear()
+    lang._embed = spy
+    lang.predict(torch.zeros(1, 64, lang.projector.linear_2.out_features),
+                 ['Detect the circles.'], [0], max_new_tokens=1,
+                 histories=[history])
+    (_, _, n_box, _), = rows
+    assert n_box == 1
 
 
 def test_score_thr_filters_the_question_context(cfg):

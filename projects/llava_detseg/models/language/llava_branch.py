@@ -14,7 +14,7 @@ from ..utils import load_hf_model, load_hf_tokenizer
 from .projectors import build_projector
 from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
                            LLAVA_V1_SYSTEM, Conversation,
-                           ConversationTokenizer)
+                           ConversationTokenizer, first_question)
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
 from .region_features import RegionFeatures, region_mixer
@@ -350,11 +350,14 @@ class LlavaLanguageBranch(BaseModule):
         if not questions:
             return []
         histories = histories or [None] * len(questions)
-        embeds = [
-            self._embed(self.conv_tokenizer.encode_prompt(q, h),
-                        image_tokens[i])[0]
-            for q, i, h in zip(questions, image_index, histories)
-        ]
+        embeds = []
+        for q, i, h in zip(questions, image_index, histories):
+            ids = self.conv_tokenizer.encode_prompt(q, h)
+            # as in training, only the first question's boxes get region
+            # features, not those of the history's answers
+            limit = len(self.conv_tokenizer.encode_prompt(
+                first_question(h)[0])) if h and self.regions else None
+            embeds.append(self._embed(ids, image_tokens[i], limit)[0])
         inputs, mask = pad_sequences(embeds, left=True)
         gen = dict(generation or {})
         temperature = float(gen.pop('temperature', 0.0) or 0.0)
