@@ -110,6 +110,30 @@ def test_region_tokens_are_inserted_after_the_boxes(tokenizer):
     assert torch.equal(out, emb) and same == ids and none is None
 
 
+def test_context_segment_marks_the_prompt_blocks(tokenizer):
+    from llava_detseg.models.language.context_segment import ContextSegment
+    seg = ContextSegment(tokenizer, 4, std=0.5)
+    text = ('Q <DET>circle <loc_1><loc_2><loc_3><loc_4></DET> circle '
+            '<SEG>square <poly><loc_1><loc_2></poly></SEG> A <DET>x</DET>')
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    det_open = tokenizer.convert_tokens_to_ids('<DET>')
+    limit = len(ids) - ids[::-1].index(det_open) - 1  # the answer's block
+    inside = seg.mask(ids, limit)
+    words = [tokenizer.decode(i).strip() for i in ids]
+    marked = [w for w, m in zip(words, inside) if m]
+    assert marked[0] == '<DET>' and marked[-1] == '</SEG>'
+    assert '</DET>' in marked and '<SEG>' in marked
+    # the question's words between the blocks, and the answer, are not
+    between = words.index('</DET>') + 1
+    assert words[between] == 'circle' and not inside[between]
+    assert not inside[limit:].any() and not inside[0]
+    emb = torch.zeros(len(ids), 4)
+    out = seg(emb, ids, limit)
+    assert torch.equal(out[inside], seg.embedding.detach().expand(
+        int(inside.sum()), 4))
+    assert not out[~inside].any()
+
+
 def test_vqa_context_options_are_checked():
     text = TextTaskIO(CLASSES, context_max_boxes=7, vqa_context=dict())
     assert text.vqa_context == dict(score_thr=0.3, max_boxes=7,
@@ -256,6 +280,20 @@ def test_region_token_mode_trains_and_answers(cfg):
                  histories=[history])
     (_, _, n_box, _), = rows
     assert n_box == 1
+
+
+def test_context_segment_trains(cfg):
+    cfg.model.language.context_segment = True
+    model = _grounded_model(cfg, regions=False)
+    vec = model.language.context_segment.embedding
+    assert vec.abs().sum() > 0  # starts apart from the question's words
+    data = model.data_preprocessor(_batch(cfg, 'train'), training=True)
+    model(**data, mode='loss')['vqa.loss_lm'].backward()
+    assert vec.grad is not None and vec.grad.abs().sum() > 0
+    cfg.model.language.special_tokens = None
+    cfg.model.text_cfg = None
+    with pytest.raises(ValueError, match='context_segment needs'):
+        MODELS.build(cfg.model)
 
 
 def test_score_thr_filters_the_question_context(cfg):

@@ -15,6 +15,7 @@ from .projectors import build_projector
 from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
                            LLAVA_V1_SYSTEM, Conversation,
                            ConversationTokenizer, first_question)
+from .context_segment import ContextSegment
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
 from .region_features import RegionFeatures, region_mixer
@@ -80,6 +81,10 @@ class LlavaLanguageBranch(BaseModule):
             tanh gate (``True`` or ``'gate'``) or through a zero-initialised
             linear layer (``'linear'``); or insert it after the box as a
             token of its own (``'token'``). Default False.
+        context_segment (bool): Add a learned vector to every token of the
+            prompt's ``<DET>`` / ``<SEG>`` blocks, so that a block's class
+            names differ from the question's (``context_segment.py``; needs
+            ``special_tokens``). Default False.
         init_cfg (dict, optional): Init config.
     """
 
@@ -98,6 +103,7 @@ class LlavaLanguageBranch(BaseModule):
                  projector: Optional[dict] = None,
                  special_tokens: Optional[dict] = None,
                  region_features: Union[bool, str] = False,
+                 context_segment: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -159,6 +165,14 @@ class LlavaLanguageBranch(BaseModule):
             self.name_spacing = resolve_name_spacing(self.tokenizer, spacing)
         if self.name_spacing:
             self.conv_tokenizer.text_transform = space_after_open
+        self.context_segment = None
+        if context_segment:
+            if special_tokens is None:
+                raise ValueError('language.context_segment needs '
+                                 'language.special_tokens (the <DET> format)')
+            emb = self.llava.get_input_embeddings().weight
+            self.context_segment = ContextSegment(
+                self.tokenizer, emb.shape[1], float(emb.detach().std()))
         self.regions = None
         self.region_tokens = region_features == 'token'
         if region_features:
@@ -228,6 +242,8 @@ class LlavaLanguageBranch(BaseModule):
         come back aligned with the rows (``None`` if not given)."""
         ids_t = torch.tensor(ids, device=image.device)
         emb = self.llava.get_input_embeddings()(ids_t.clamp(min=0))
+        if self.context_segment is not None:
+            emb = self.context_segment(emb, ids, limit)
         if self.regions is not None and self.region_tokens:
             emb, ids, labels = self.regions.insert(
                 emb, ids, labels, image, limit, skip=int(self.keep_cls),
@@ -356,7 +372,8 @@ class LlavaLanguageBranch(BaseModule):
             # as in training, only the first question's boxes get region
             # features, not those of the history's answers
             limit = len(self.conv_tokenizer.encode_prompt(
-                first_question(h)[0])) if h and self.regions else None
+                first_question(h)[0])) if h and (
+                    self.regions or self.context_segment) else None
             embeds.append(self._embed(ids, image_tokens[i], limit)[0])
         inputs, mask = pad_sequences(embeds, left=True)
         gen = dict(generation or {})
