@@ -112,7 +112,7 @@ def test_branch_trains_spaced_and_answers_in_the_format(request, kind):
     assert tok.convert_ids_to_tokens(plain[det + 1]) != word + 'triangle'
     hidden = [torch.randn(1, 17, 128) for _ in range(5)]
     opt = torch.optim.AdamW(branch.parameters(), lr=3e-3)
-    for _ in range(60):
+    for _ in range(100):
         loss = branch.loss(branch.image_tokens(hidden), [CONV], [0])['loss_lm']
         opt.zero_grad()
         loss.backward()
