@@ -4,10 +4,8 @@
 # than the generator's 96-192 pixel sides do (RandomAspectPad). Shapes drawn
 # 64-256 pixels a side are where the detector missed most boxes, in images
 # wider or taller than 2:1.
-_base_ = [
-    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
-    '1perimg_vqa-context.py'
-]
+# measured with an image's questions merged (the default's then)
+_base_ = ['./merged-conversations.py']
 
 # after LoadAnnotations, before Resize: the boxes and the map move with it
 train_pipeline = _base_.train_pipeline[:3] + [

@@ -4,9 +4,7 @@
 # questions need, at four times the image tokens of each conversation.
 # Shapes val / seed 7: VQA 0.624 / 0.627, colour 0.628 / 0.615 (the default
 # 0.555 / 0.577), yes/no 0.509 / 0.526 (0.574 / 0.574).
-_base_ = [
-    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
-    '1perimg_vqa-context.py'
-]
+# measured with an image's questions merged (the default's then)
+_base_ = ['./merged-conversations.py']
 
 model = dict(language=dict(image_token_pool=1))

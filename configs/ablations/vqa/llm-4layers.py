@@ -4,10 +4,8 @@
 # vqa-context_llm-4layers.py is the same on ViT layer -2 alone.
 # Shapes val / seed 7: VQA 0.615 / 0.636 against the default's 0.642 /
 # 0.647 (README, "Grounded VQA").
-_base_ = [
-    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
-    '1perimg_vqa-context.py'
-]
+# measured with an image's questions merged (the default's then)
+_base_ = ['./merged-conversations.py']
 
 model = dict(
     language=dict(pretrained=_base_.checkpoint_root + 'llava-tiny-4layers'))

@@ -6,10 +6,8 @@
 # against the previous default's 0.46 / 0.45 / 0.48; yes/no 0.55 / 0.56 /
 # 0.57 against 0.72 / 0.61 / 0.69 and colour 0.46 / 0.43 / 0.44 against
 # 0.67 / 0.60 / 0.62 (README, "Grounded VQA").
-_base_ = [
-    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
-    '1perimg_vqa-context.py'
-]
+# measured with an image's questions merged (the default's then)
+_base_ = ['./merged-conversations.py']
 
 vision_feature_layer = -2
 model = dict(

@@ -3,9 +3,7 @@
 # (language.region_features='linear'). It learns to pass them, and counting
 # falls to the prior: the block's class names no longer match the
 # question's (README, "Grounded VQA").
-_base_ = [
-    '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
-    '1perimg_vqa-context.py'
-]
+# measured with an image's questions merged (the default's then)
+_base_ = ['./merged-conversations.py']
 
 model = dict(language=dict(region_features='linear'))
