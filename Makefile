@@ -4,9 +4,9 @@ VENV       ?= .venv
 PY         := $(VENV)/bin/python
 # the embedded default: heads, grounded VQA (each question reads the det
 # head's boxes) and <DET>/<SEG> text answers trained together, one text
-# instruction per image, 7 epochs of 2000 images at about 0.63 s per batch
-# of 16 on 2 idle cores, 10:35 in all (README, "What the embedded default
-# reaches"). Every task,
+# instruction per image, every question its own conversation, 7 epochs of
+# 2000 images at about 0.81 s per batch of 16 on 2 idle cores, 13:15 in all
+# (README, "What the embedded default reaches"). Every task,
 # classification and image-text retrieval too: CONFIG=configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_cls-itc.py
 # (README, "Tasks as parts"). Three text instructions per image,
 # ..._1xb16-7e_shapes_text-grounded.py, cost ~1.7x the step
