@@ -24,6 +24,10 @@ def test_insert_context_puts_the_block_after_the_image():
     out = with_context(conv, 'C')
     assert out[0]['value'] == '<image>\nC\nQ' and out[0]['detach_image']
     assert conv[0]['value'] == '<image>\nQ' and out[1] is conv[1]
+    # vqa_context.position='question': the block after the question
+    assert insert_context('<image>\nHow many?', '<DET>x</DET>', True) == \
+        '<image>\nHow many?\n<DET>x</DET>'
+    assert with_context(conv, 'C', True)[0]['value'] == '<image>\nQ\nC'
 
 
 @pytest.fixture(scope='module')
@@ -137,9 +141,14 @@ def test_context_segment_marks_the_prompt_blocks(tokenizer):
 def test_vqa_context_options_are_checked():
     text = TextTaskIO(CLASSES, context_max_boxes=7, vqa_context=dict())
     assert text.vqa_context == dict(score_thr=0.3, max_boxes=7,
-                                   train_prob=1.0)
+                                   train_prob=1.0, position='image')
+    assert not text.vqa_context_after_question
+    assert TextTaskIO(CLASSES, vqa_context=dict(
+        position='question')).vqa_context_after_question
     assert TextTaskIO(CLASSES).vqa_context is None
+    assert not TextTaskIO(CLASSES).vqa_context_after_question
     for bad, match in ((dict(thr=0.3), 'unknown keys'),
+                       (dict(position='end'), 'position'),
                        (dict(score_thr=2), 'score_thr'),
                        (dict(max_boxes=0), 'max_boxes'),
                        (dict(train_prob=-0.1), 'train_prob')):
@@ -154,13 +163,14 @@ def _batch(cfg, split):
                 data_samples=[i['data_samples'] for i in items])
 
 
-def _grounded_model(cfg, regions=True, score_thr=0.0):
+def _grounded_model(cfg, regions=True, score_thr=0.0, position='image'):
     init_default_scope('llava_detseg')
     torch.manual_seed(0)
     cfg.model.language.special_tokens = dict()
     cfg.model.language.region_features = regions
-    cfg.model.text_cfg = dict(classes=CLASSES, context_max_boxes=4,
-                              vqa_context=dict(score_thr=score_thr))
+    cfg.model.text_cfg = dict(
+        classes=CLASSES, context_max_boxes=4,
+        vqa_context=dict(score_thr=score_thr, position=position))
     cfg.model.test_cfg.det.score_thr = 0.0  # a random FCOS scores ~0.01
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -210,6 +220,54 @@ def test_grounded_vqa_trains_and_answers_with_the_boxes(cfg):
             assert r.prompt.startswith('<image>\n<DET>')
             assert r.prompt.count('<loc_') // 4 == want
             assert r.prompt.endswith(r.request.question.split('\n')[-1])
+
+
+def test_block_after_the_question_trains_and_answers(cfg):
+    """``vqa_context.position='question'``: the block ends the prompt in
+    training and prediction alike, and its boxes still get their region
+    features."""
+    model = _grounded_model(cfg, regions='token', position='question')
+    seen = []
+    loss = model.language.loss
+
+    def spy(tokens, convs, owner, **kw):
+        seen.extend(convs)
+        return loss(tokens, convs, owner, **kw)
+
+    pooled = []
+    pool = model.language.regions.pool
+
+    def pool_spy(boxes, *args, **kw):
+        pooled.append(len(boxes))
+        return pool(boxes, *args, **kw)
+
+    model.language.loss = spy
+    model.language.regions.pool = pool_spy
+    data = model.data_preprocessor(_batch(cfg, 'train'), training=True)
+    assert torch.isfinite(model(**data, mode='loss')['vqa.loss_lm'])
+    assert seen
+    # every question's block boxes got their region rows
+    n_boxes = sum(c[0]['value'].count('<loc_') // 4 for c in seen)
+    assert n_boxes and sum(pooled) >= n_boxes
+    for conv in seen:
+        value = conv[0]['value']
+        assert value.startswith('<image>\n') and value.endswith('</DET>')
+        assert '?\n<DET>' in value
+    model.language.loss = loss
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
+    for sample in data['data_samples']:
+        sample.set_metainfo(dict(tasks=('vqa', )))
+    out = model(**data, mode='predict')
+    for sample in out:
+        vqa = [r for r in sample.responses if not r.request.wants_blocks]
+        assert vqa
+        want = min(4, len(sample.pred_instances))
+        for r in vqa:
+            question = r.request.question.split('\n')[-1]
+            assert r.prompt.endswith('</DET>')
+            assert r.prompt.startswith(f'<image>\n{question}\n<DET>')
+            assert r.prompt.count('<loc_') // 4 == want
 
 
 def test_linear_region_mixer_starts_silent_and_learns(cfg):

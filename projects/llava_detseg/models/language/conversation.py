@@ -36,24 +36,29 @@ def split_turns(conversation: Conversation) -> List[Tuple[str, str]]:
     return turns
 
 
-def insert_context(prompt: str, context: str) -> str:
+def insert_context(prompt: str, context: str,
+                   after_question: bool = False) -> str:
     """``prompt`` with ``context`` on its own line right after its
     ``<image>`` (``<image>\\n{context}\\n{question}``, as grounded prompts
-    are written); unchanged without either."""
+    are written), or after the question (``after_question``:
+    ``<image>\\n{question}\\n{context}``); unchanged without either."""
     if not context or IMAGE_TOKEN not in prompt:
         return prompt
     head, tail = prompt.split(IMAGE_TOKEN, 1)
-    return f'{head}{IMAGE_TOKEN}\n{context}\n{tail.lstrip(chr(10))}'
+    tail = tail.lstrip(chr(10))
+    if after_question:
+        return f'{head}{IMAGE_TOKEN}\n{tail}\n{context}'
+    return f'{head}{IMAGE_TOKEN}\n{context}\n{tail}'
 
 
-def with_context(conversation: Conversation,
-                 context: str) -> Conversation:
+def with_context(conversation: Conversation, context: str,
+                 after_question: bool = False) -> Conversation:
     """The conversation with ``context`` in its first turn (see
     :func:`insert_context`); its other keys (``detach_image``) kept."""
     if not context or not conversation:
         return conversation
     first = dict(conversation[0])
-    first['value'] = insert_context(first['value'], context)
+    first['value'] = insert_context(first['value'], context, after_question)
     return [first, *conversation[1:]]
 
 

@@ -55,14 +55,16 @@ class Request:
     def wants_blocks(self) -> bool:
         return self.det is not None or self.seg is not None
 
-    def prompt(self, context: str = '') -> str:
+    def prompt(self, context: str = '', after_question: bool = False) -> str:
         """The human turn: ``<image>`` first in a new conversation, then the
-        context (grounded requests), then the instruction."""
+        context (grounded requests), then the instruction; the context last
+        with ``after_question`` (``text_cfg.vqa_context.position``)."""
         if IMAGE_TOKEN in self.question and not self.history:
-            return insert_context(self.question, context)
+            return insert_context(self.question, context, after_question)
         parts = [] if self.history else [IMAGE_TOKEN]
-        parts += [context] if context else []
-        return '\n'.join(parts + [self.question])
+        lines = [self.question, context] if after_question else [
+            context, self.question]
+        return '\n'.join(parts + [x for x in lines if x])
 
 
 @dataclass
@@ -196,6 +198,7 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
             ]
             budget = max_new_tokens or language.max_new_tokens
             processors = []
+            after = text is not None and text.vqa_context_after_question
         else:
             contexts = [
                 text.head_context(samples[i], dict(det=r.det, seg=r.seg))
@@ -203,7 +206,8 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
             ]
             budget = max_new_tokens or text.max_new_tokens
             processors = text._processors(language, contexts, budget)
-        prompts = [r.prompt(c) for (_, _, r), c in zip(rows, contexts)]
+            after = False
+        prompts = [r.prompt(c, after) for (_, _, r), c in zip(rows, contexts)]
         answers = language.predict(
             tokens, prompts, [local[i] for i, _, _ in rows],
             max_new_tokens=budget, logits_processor=processors,
@@ -273,7 +277,8 @@ def score_conversations(model, samples,
     tokens = image_tokens(images)
     text = model.text
     convs = [
-        with_context(c, text.vqa_head_context(samples[i]) if text else '')
+        with_context(c, text.vqa_head_context(samples[i]) if text else '',
+                     text is not None and text.vqa_context_after_question)
         for i, c in rows
     ]
     logits, target, seq = language.answer_logits(

@@ -94,7 +94,12 @@ class TextTaskIO:
             scores, so the threshold is where a box counts. ``train_prob``
             (default 1.0): the share of training images whose questions get
             the block; the others answer from the image alone, which keeps
-            the visual tokens trained for what the boxes do not say. None
+            the visual tokens trained for what the boxes do not say.
+            ``position``: ``'image'`` (default) puts the block right after
+            ``<image>``, ``'question'`` after the question, so that in a
+            causal model the block's items see what is asked (the question
+            then reads no box; the items can mark themselves as the ones
+            asked about, as instruction-aware extractors do). None
             (default): questions see the image only.
     """
 
@@ -181,6 +186,13 @@ class TextTaskIO:
                 self.codec.seg_block([]) if pred is None else
                 self.codec.encode_seg(pred.data[0]))
         return ' '.join(blocks)
+
+    @property
+    def vqa_context_after_question(self) -> bool:
+        """Whether a question's ``<DET>`` block follows the question
+        (``vqa_context.position='question'``) rather than ``<image>``."""
+        return self.vqa_context is not None and \
+            self.vqa_context['position'] == 'question'
 
     def vqa_head_context(self, sample) -> str:
         """A question's ``<DET>`` block from the det head's results ('' if
@@ -348,7 +360,8 @@ def _check_vqa_context(cfg: Optional[dict], max_boxes: int
     naming the bad key."""
     if cfg is None:
         return None
-    out = dict(score_thr=0.3, max_boxes=max_boxes, train_prob=1.0)
+    out = dict(score_thr=0.3, max_boxes=max_boxes, train_prob=1.0,
+               position='image')
     unknown = set(cfg) - set(out)
     if unknown:
         raise ValueError(f'text_cfg.vqa_context: unknown keys '
@@ -360,6 +373,9 @@ def _check_vqa_context(cfg: Optional[dict], max_boxes: int
     if not 0.0 <= float(out['train_prob']) <= 1.0:
         raise ValueError('text_cfg.vqa_context.train_prob must be in [0, 1], '
                          f'got {out["train_prob"]}')
+    if out['position'] not in ('image', 'question'):
+        raise ValueError('text_cfg.vqa_context.position must be "image" or '
+                         f'"question", got {out["position"]!r}')
     if int(out['max_boxes']) < 1:
         raise ValueError('text_cfg.vqa_context.max_boxes must be >= 1, got '
                          f'{out["max_boxes"]}')

@@ -48,8 +48,9 @@ class VqaTask(BaseTask):
             # grounded VQA (text_cfg.vqa_context): the annotated boxes in
             # front of the questions, where prediction puts the head's
             context = text.vqa_train_context(sample) if text else ''
+            after = text is not None and text.vqa_context_after_question
             for conv in sample.metainfo.get('conversations', []):
-                convs.append(with_context(conv, context))
+                convs.append(with_context(conv, context, after))
                 owner.append(row)
         if not convs:
             return {}
