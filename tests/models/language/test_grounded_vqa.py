@@ -295,6 +295,31 @@ def test_linear_region_mixer_starts_silent_and_learns(cfg):
         MODELS.build(cfg.model)
 
 
+def test_norm_region_mixer_adds_at_the_embeddings_size(cfg):
+    """``region_features='norm'``: the region is layer-normed to the token
+    embeddings' std, so it reaches the names from the first step, and its
+    scale trains."""
+    model = _grounded_model(cfg, regions='norm')
+    language = model.language
+    emb_std = float(language.llava.get_input_embeddings().weight.std())
+    norm = language.region_proj
+    assert isinstance(norm, torch.nn.LayerNorm)
+    assert torch.allclose(norm.weight, torch.full_like(norm.weight, emb_std))
+    feats = torch.randn(3, norm.weight.numel()) * 10  # image tokens are big
+    mixed = language._mix_region(feats)
+    assert torch.allclose(mixed.std(dim=1), torch.full((3, ), emb_std),
+                          rtol=0.05)
+    data = model.data_preprocessor(_batch(cfg, 'train'), training=True)
+    torch.manual_seed(1)
+    with_regions = model(**data, mode='loss')['vqa.loss_lm']
+    with_regions.backward()
+    assert norm.weight.grad is not None and norm.weight.grad.abs().sum() > 0
+    language.regions = None
+    torch.manual_seed(1)
+    without = model(**data, mode='loss')['vqa.loss_lm']
+    assert not torch.allclose(with_regions, without)
+
+
 def test_region_token_mode_trains_and_answers(cfg):
     """``region_features='token'``: each prompt box gets one more row; the
     loss is computed on the same answer tokens and the features train the

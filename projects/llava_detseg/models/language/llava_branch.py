@@ -78,7 +78,8 @@ class LlavaLanguageBranch(BaseModule):
         region_features (bool | str): Add to each prompt box's class-name
             token the mean of the image tokens its box covers
             (``region_features.py``; needs ``special_tokens``), scaled by a
-            tanh gate (``True`` or ``'gate'``) or through a zero-initialised
+            tanh gate (``True`` or ``'gate'``), layer-normed to the token
+            embeddings' size (``'norm'``) or through a zero-initialised
             linear layer (``'linear'``); or insert it after the box as a
             token of its own (``'token'``). Default False.
         context_segment (bool): Add a learned vector to every token of the
@@ -181,8 +182,10 @@ class LlavaLanguageBranch(BaseModule):
                                  'language.special_tokens (the <DET> format)')
             self.regions = RegionFeatures(
                 self.tokenizer, dict(special_tokens).get('num_bins', 1000))
+            emb = self.llava.get_input_embeddings().weight
             gate, proj = region_mixer(
-                region_features, self.llava.config.text_config.hidden_size)
+                region_features, self.llava.config.text_config.hidden_size,
+                scale=float(emb.detach().std()))
             if gate is not None:
                 self.region_gate = gate
             else:
