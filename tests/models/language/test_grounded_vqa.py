@@ -177,6 +177,22 @@ def _grounded_model(cfg, regions=True, score_thr=0.0, position='image'):
     return model
 
 
+def _question_responses(model, cfg):
+    """``(response, boxes the block should hold)`` of every question of two
+    val images, predicted with questions only (det still runs)."""
+    model.eval()
+    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
+    for sample in data['data_samples']:
+        sample.set_metainfo(dict(tasks=('vqa', )))
+    out = []
+    for sample in model(**data, mode='predict'):
+        vqa = [r for r in sample.responses if not r.request.wants_blocks]
+        assert vqa
+        want = min(4, len(sample.pred_instances))
+        out += [(r, want) for r in vqa]
+    return out
+
+
 def test_grounded_vqa_trains_and_answers_with_the_boxes(cfg):
     model = _grounded_model(cfg)
     seen = []
@@ -207,19 +223,9 @@ def test_grounded_vqa_trains_and_answers_with_the_boxes(cfg):
     model(**data, mode='loss')['vqa.loss_lm'].backward()
     assert gate.grad is not None and gate.grad.abs().item() > 0
 
-    model.eval()
-    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
-    for sample in data['data_samples']:  # questions only: det still runs
-        sample.set_metainfo(dict(tasks=('vqa', )))
-    out = model(**data, mode='predict')
-    for sample in out:
-        vqa = [r for r in sample.responses if not r.request.wants_blocks]
-        assert vqa
-        want = min(4, len(sample.pred_instances))
-        for r in vqa:
-            assert r.prompt.startswith('<image>\n<DET>')
-            assert r.prompt.count('<loc_') // 4 == want
-            assert r.prompt.endswith(r.request.question.split('\n')[-1])
+    for r, want in _question_responses(model, cfg):
+        assert r.prompt.count('<loc_') // 4 == want
+        assert r.prompt.endswith(r.request.question.split('\n')[-1])
 
 
 def test_block_after_the_question_trains_and_answers(cfg):
@@ -254,20 +260,11 @@ def test_block_after_the_question_trains_and_answers(cfg):
         assert value.startswith('<image>\n') and value.endswith('</DET>')
         assert '?\n<DET>' in value
     model.language.loss = loss
-    model.eval()
-    data = model.data_preprocessor(_batch(cfg, 'val'), training=False)
-    for sample in data['data_samples']:
-        sample.set_metainfo(dict(tasks=('vqa', )))
-    out = model(**data, mode='predict')
-    for sample in out:
-        vqa = [r for r in sample.responses if not r.request.wants_blocks]
-        assert vqa
-        want = min(4, len(sample.pred_instances))
-        for r in vqa:
-            question = r.request.question.split('\n')[-1]
-            assert r.prompt.endswith('</DET>')
-            assert r.prompt.startswith(f'<image>\n{question}\n<DET>')
-            assert r.prompt.count('<loc_') // 4 == want
+    for r, want in _question_responses(model, cfg):
+        question = r.request.question.split('\n')[-1]
+        assert r.prompt.endswith('</DET>')
+        assert r.prompt.startswith(f'<image>\n{question}\n<DET>')
+        assert r.prompt.count('<loc_') // 4 == want
 
 
 def test_linear_region_mixer_starts_silent_and_learns(cfg):
