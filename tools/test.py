@@ -14,7 +14,7 @@ import os
 import os.path as osp
 import sys
 
-from _bootstrap import ensure_package
+from _bootstrap import ensure_package, missing_file
 from mmengine.config import Config, DictAction
 
 
@@ -85,12 +85,9 @@ def main() -> int:
                                     setup_launcher)
     from llava_detseg.utils.runner import RunnerConfigError, build_runner
 
-    for path, what in ((args.config, 'config'), (args.checkpoint,
-                                                 'checkpoint')):
-        if not osp.isfile(path):
-            print(f'error: {what} file {path} does not exist',
-                  file=sys.stderr)
-            return 2
+    if missing_file((args.config, 'config'),
+                    (args.checkpoint, 'checkpoint')):
+        return 2
     register_all_modules()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher

@@ -28,7 +28,7 @@ from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _bootstrap import ensure_package  # noqa: E402
+from _bootstrap import ensure_package, load_config, missing_file  # noqa: E402,E501
 from mmengine.config import Config, DictAction  # noqa: E402
 
 SOURCES = ('tokens', 'vit', 'pixels')
@@ -179,17 +179,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
     from llava_detseg.registry import MODELS
-    from llava_detseg.utils import register_all_modules
-    for path, what in ((args.config, 'config'),
-                       (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            print(f'error: {what} file {path} does not exist',
-                  file=sys.stderr)
-            return 2
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    if missing_file((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        return 2
+    cfg = load_config(args.config, args.cfg_options)
     if cfg.model.get('language') is None:
         print('error: the config has no language branch (model.language)',
               file=sys.stderr)

@@ -20,7 +20,7 @@ import tempfile
 from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _bootstrap import ensure_package  # noqa: E402
+from _bootstrap import ensure_package, load_config, missing_file  # noqa: E402,E501
 from mmengine.config import Config, DictAction  # noqa: E402
 
 KEY = 'confusion_matrix/result'
@@ -106,18 +106,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     ensure_package()
     from llava_detseg.evaluation.metrics import plot_confusion_matrix
-    from llava_detseg.utils import register_all_modules
 
-    for path, what in ((args.config, 'config'),
-                       (args.ckpt_or_result, 'checkpoint or result')):
-        if not osp.isfile(path):
-            print(f'error: {what} file {path} does not exist',
-                  file=sys.stderr)
-            return 2
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    if missing_file((args.config, 'config'),
+                    (args.ckpt_or_result, 'checkpoint or result')):
+        return 2
+    cfg = load_config(args.config, args.cfg_options)
     classes = dataset_classes(cfg)
     try:
         if args.ckpt_or_result.endswith(('.pkl', '.pickle')):
