@@ -1,8 +1,8 @@
-# Ablation: the make demo config trained 9 epochs instead of 7 (1125 steps,
-# ~16.5 minutes at make demo's 0.81 s a step: over its budget): the VQA loss is still
-# falling at epoch 7 (0.204 / 0.182 / 0.168 over epochs 5-7), so this
-# measures what steps freed elsewhere (e.g. reading an image's tokens once
-# for all its questions) would buy.
+# Ablation: the make demo config trained 9 epochs instead of 7 (1125
+# steps, ~16.5 minutes at make demo's 0.81 s a step: over its budget). The
+# VQA loss is still falling at epoch 7 (0.204 / 0.182 / 0.168 over epochs
+# 5-7), so this measures what steps freed elsewhere (e.g. reading an
+# image's tokens once for all its questions) would buy.
 _base_ = [
     '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
     '1perimg_vqa-context.py'
