@@ -28,7 +28,8 @@ from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _bootstrap import ensure_package, load_config, missing_file  # noqa: E402,E501
+from _bootstrap import (ensure_package, load_config,  # noqa: E402
+                        missing_file)
 from mmengine.config import Config, DictAction  # noqa: E402
 
 SOURCES = ('tokens', 'vit', 'pixels')
@@ -77,25 +78,16 @@ def split_loader(cfg: Config, split: str, num_images: int):
         coco, ann_file
 
 
-def box_weights(boxes: 'torch.Tensor', shape: Tuple[int, int],
-                side: int) -> 'torch.Tensor':
-    """(K, side * side) area weights of xyxy ``boxes`` (input pixels of a
-    ``shape`` input) on a square ``side`` x ``side`` grid; rows sum to 1."""
+def box_weights(boxes: 'torch.Tensor', shape: Tuple[int, int], rows: int,
+                cols: Optional[int] = None) -> 'torch.Tensor':
+    """(K, rows * cols) area weights of xyxy ``boxes`` (input pixels of a
+    ``shape`` input) on a grid over it, as the language branch's region
+    features pool (``region_features.grid_weights``); rows sum to 1."""
     import torch
-    import torch.nn.functional as F
+    from llava_detseg.models.language.region_features import grid_weights
     h, w = shape
-    masks = torch.zeros(len(boxes), 1, h, w)
-    for k, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
-        masks[k, 0, int(y0):max(int(y0) + 1, int(round(y1))),
-              int(x0):max(int(x0) + 1, int(round(x1)))] = 1
-    weights = F.adaptive_avg_pool2d(masks, side).flatten(1)
-    return weights / weights.sum(1, keepdim=True).clamp_min(1e-6)
-
-
-def _pool(grid: 'torch.Tensor', weights_fn) -> 'torch.Tensor':
-    """Area-weighted means of a (N, C) square token grid."""
-    side = int(round(grid.shape[0]**0.5))
-    return weights_fn(side) @ grid.float()
+    frac = boxes.float() / torch.tensor([w, h, w, h], dtype=torch.float32)
+    return grid_weights(frac[:, :2], frac[:, 2:], rows, cols or rows)
 
 
 def collect(model, loader, coco, attribute: str, ann_file: str,
@@ -125,6 +117,7 @@ def collect(model, loader, coco, attribute: str, ann_file: str,
                 raise KeyError(f'{ann_file}: annotation {missing[0]} (image '
                                f'{sample.img_id}) has no "{attribute}" key')
             if not anns:
+                bar.update()
                 continue
             sx, sy = sample.scale_factor
             boxes = torch.tensor([[a['bbox'][0] * sx, a['bbox'][1] * sy,
@@ -132,17 +125,16 @@ def collect(model, loader, coco, attribute: str, ann_file: str,
                                    (a['bbox'][1] + a['bbox'][3]) * sy]
                                   for a in anns])
             shape = tuple(data['inputs'].shape[-2:])
-
-            def weights(side, boxes=boxes, shape=shape):
-                return box_weights(boxes, shape, side)
-            if 'tokens' in feats:
-                feats['tokens'].append(_pool(tokens[j][skip:], weights))
-            if 'vit' in feats:
-                feats['vit'].append(_pool(layers[j][1:], weights))
-            if 'pixels' in feats:
-                img = data['inputs'][j].float()
-                w = box_weights(boxes, shape, shape[0])
-                feats['pixels'].append(w @ img.flatten(1).T)
+            grids = dict(tokens=tokens[j][skip:], vit=layers[j][1:])
+            for source in feats:
+                if source == 'pixels':  # (C, H, W) -> the (H * W, C) grid
+                    grid = data['inputs'][j].flatten(1).T
+                    w = box_weights(boxes, shape, *shape)
+                else:  # a square token grid
+                    grid = grids[source]
+                    w = box_weights(boxes, shape,
+                                    int(round(grid.shape[0]**0.5)))
+                feats[source].append(w @ grid.float())
             labels += [str(a[attribute]) for a in anns]
             bar.update()
     return {k: torch.cat(v) for k, v in feats.items() if v}, labels

@@ -20,7 +20,8 @@ import tempfile
 from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _bootstrap import ensure_package, load_config, missing_file  # noqa: E402,E501
+from _bootstrap import (ensure_package, load_config,  # noqa: E402
+                        missing_file)
 from mmengine.config import Config, DictAction  # noqa: E402
 
 KEY = 'confusion_matrix/result'
@@ -106,7 +107,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     ensure_package()
     from llava_detseg.evaluation.metrics import plot_confusion_matrix
-
     if missing_file((args.config, 'config'),
                     (args.ckpt_or_result, 'checkpoint or result')):
         return 2

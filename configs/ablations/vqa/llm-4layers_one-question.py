@@ -4,7 +4,7 @@
 # writes llava-tiny-4layers/). The 2-layer model underfits colour and
 # yes/no (its answers on training images are as often wrong as on val),
 # while the tokens under each box hold the colour
-# (tools/analysis_tools/attribute_probe.py: 0.985): does depth let it bind a
+# (tools/analysis_tools/attribute_probe.py: 0.987): does depth let it bind a
 # block item's name to the colour under its box?
 _base_ = [
     '../../llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'

@@ -102,26 +102,12 @@ class RegionFeatures:
 
     def weights(self, boxes: Sequence[Sequence[int]], side: int,
                 device=None) -> Tensor:
-        """(K, side * side) area weights of each box over a square token
-        grid (rows sum to 1; a box thinner than a token takes the token
-        under its centre)."""
+        """(K, side * side) area weights of each box (in bins) over a square
+        token grid (:func:`grid_weights`)."""
         b = torch.as_tensor(boxes, dtype=torch.float32, device=device)
-        lo = b[:, :2] / self.num_bins  # x1, y1 as fractions
-        hi = (b[:, 2:] + 1) / self.num_bins
-        edges = torch.arange(side + 1, dtype=torch.float32,
-                             device=device) / side
-        # (K, 2, side): overlap of [lo, hi] with each token's [e_c, e_c+1]
-        overlap = (torch.minimum(hi[..., None], edges[1:]) -
-                   torch.maximum(lo[..., None], edges[:-1])).clamp_min(0)
-        w = overlap[:, 1, :, None] * overlap[:, 0, None, :]  # (K, y, x)
-        w = w.flatten(1)
-        empty = w.sum(1) <= 0
-        if empty.any():
-            centre = ((lo + hi) / 2 * side).long().clamp(0, side - 1)
-            cell = centre[:, 1] * side + centre[:, 0]
-            w[empty] = 0
-            w[empty, cell[empty]] = 1
-        return w / w.sum(1, keepdim=True)
+        # a box's last bin is inside it
+        return grid_weights(b[:, :2] / self.num_bins,
+                            (b[:, 2:] + 1) / self.num_bins, side, side)
 
     def add(self, emb: Tensor, ids: Sequence[int], image: Tensor,
             limit: Optional[int] = None, skip: int = 0,
@@ -187,6 +173,30 @@ class RegionFeatures:
         w = self.weights(boxes, side, grid.device)
         feats = w.to(grid.dtype) @ grid
         return feats if transform is None else transform(feats)
+
+
+def grid_weights(lo: Tensor, hi: Tensor, rows: int, cols: int) -> Tensor:
+    """(K, rows * cols) area weights of boxes over a token grid, rows summing
+    to 1: ``lo`` / ``hi`` (K, 2) are each box's (x, y) corners as fractions
+    of the image; a box thinner than a token takes the token under its
+    centre."""
+    overlaps = []
+    for axis, n in ((0, cols), (1, rows)):
+        edges = torch.arange(n + 1, dtype=lo.dtype, device=lo.device) / n
+        # (K, n): overlap of [lo, hi] with each token's [e_c, e_c+1]
+        overlaps.append((torch.minimum(hi[:, axis, None], edges[1:]) -
+                         torch.maximum(lo[:, axis, None], edges[:-1])
+                         ).clamp_min(0))
+    w = (overlaps[1][:, :, None] * overlaps[0][:, None, :]).flatten(1)
+    empty = w.sum(1) <= 0
+    if empty.any():
+        size = torch.tensor([cols, rows], device=lo.device)
+        centre = ((lo + hi) / 2 * size).long()
+        centre = torch.minimum(centre.clamp_min(0), size - 1)
+        cell = centre[:, 1] * cols + centre[:, 0]
+        w[empty] = 0
+        w[empty, cell[empty]] = 1
+    return w / w.sum(1, keepdim=True)
 
 
 def region_mixer(mode: Union[bool, str], width: int, scale: float = 1.0
