@@ -19,6 +19,7 @@ from .context_segment import ContextSegment
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
 from .region_features import RegionFeatures, region_mixer
+from .shared_prefix import check_share_prefix, group_by_image, pack
 from .special_tokens import setup_detseg_tokens
 from .vision_tokens import (check_feature_layers, pad_sequences,
                             pool_token_grid, select_feature_layers,
@@ -86,6 +87,11 @@ class LlavaLanguageBranch(BaseModule):
             prompt's ``<DET>`` / ``<SEG>`` blocks, so that a block's class
             names differ from the question's (``context_segment.py``; needs
             ``special_tokens``). Default False.
+        share_prefix (bool): In training and answer scoring, read the rows
+            an image's conversations share (system prompt, image tokens,
+            ``<DET>`` block) once, each conversation's rest a segment that
+            sees only that prefix and itself (``shared_prefix.py``; the
+            logits are those of separate sequences). Default True.
         init_cfg (dict, optional): Init config.
     """
 
@@ -105,6 +111,7 @@ class LlavaLanguageBranch(BaseModule):
                  special_tokens: Optional[dict] = None,
                  region_features: Union[bool, str] = False,
                  context_segment: bool = False,
+                 share_prefix: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import LlavaForConditionalGeneration
@@ -149,6 +156,8 @@ class LlavaLanguageBranch(BaseModule):
         self.image_token_pool = int(image_token_pool)
         self.keep_cls = vision_feature_select_strategy == 'full'
         self.max_new_tokens = max_new_tokens
+        self.share_prefix = check_share_prefix(share_prefix,
+                                               self.llava.config)
         if freeze_llm:
             self.llava.model.language_model.requires_grad_(False)
             self.llava.lm_head.requires_grad_(False)
@@ -306,7 +315,7 @@ class LlavaLanguageBranch(BaseModule):
         with a teacher's at the same positions. ``return_rows`` adds each
         position's sequence index (T,).
         """
-        embeds, labels = [], []
+        embeds, labels, detached = [], [], []
         for conv, i in zip(conversations, image_index):
             self._check(conv)
             ids, lab = self.conv_tokenizer.encode_train(conv)
@@ -321,6 +330,18 @@ class LlavaLanguageBranch(BaseModule):
             emb, lab = self._embed(ids, image, first, lab)
             embeds.append(emb)
             labels.append(lab)
+            detached.append(bool(conv[0].get(DETACH_IMAGE)))
+        groups = group_by_image(image_index, detached)
+        if self.share_prefix and len(groups) < len(embeds):
+            packed = pack(embeds, labels, groups)
+            hidden = self.llava.model.language_model(
+                inputs_embeds=packed.inputs,
+                attention_mask=packed.attention_mask,
+                position_ids=packed.position_ids).last_hidden_state
+            logits = self.llava.lm_head(hidden.flatten(0, 1)[packed.gather])
+            if return_rows:
+                return logits, packed.target, packed.seq
+            return logits, packed.target
         inputs, mask = pad_sequences(embeds, left=False)
         labels_t = torch.full(mask.shape, IGNORE_INDEX, device=inputs.device)
         for row, lab in enumerate(labels):
