@@ -4,14 +4,15 @@ VENV       ?= .venv
 PY         := $(VENV)/bin/python
 # the embedded default: heads, grounded VQA (each question reads the det
 # head's boxes) and <DET>/<SEG> text answers trained together, one text
-# instruction per image, every question its own conversation, 7 epochs of
-# 2000 images at about 0.81 s per batch of 16 on 2 idle cores, 13:15 in all
-# (README, "What the embedded default reaches"). Every task,
+# instruction per image, every question its own conversation (an image's
+# questions read its tokens once: language.share_prefix), 9 epochs of 2000
+# images at about 0.6 s per batch of 16 on 2 idle cores (README, "What the
+# embedded default reaches"). Every task,
 # classification and image-text retrieval too: CONFIG=configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_cls-itc.py
 # (README, "Tasks as parts"). Three text instructions per image,
 # ..._1xb16-7e_shapes_text-grounded.py, cost ~1.7x the step
 # (configs/text/README.md)
-CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_vqa-context.py
+CONFIG     ?= configs/llava-detseg_clip-tiny_llama-tiny_1xb16-9e_shapes_text-grounded-1perimg_vqa-context.py
 WORK_DIR   ?= work_dirs/demo
 NUM_TRAIN  ?= 2000
 NUM_VAL    ?= 200

@@ -10,7 +10,7 @@ over the image with a legend, and the prediction's JSON can be downloaded.
 
 Example::
 
-    python demo/web_demo.py configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_vqa-context.py \\
+    python demo/web_demo.py configs/llava-detseg_clip-tiny_llama-tiny_1xb16-9e_shapes_text-grounded-1perimg_vqa-context.py \\
         --weights "$(cat work_dirs/demo/last_checkpoint)" --port 7860
 
 then open http://127.0.0.1:7860. ``make web`` does this on the ``make demo``
