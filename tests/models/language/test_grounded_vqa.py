@@ -79,6 +79,34 @@ def test_region_features_add_at_the_name_tokens(tokenizer):
         regions.add(emb, ids, torch.zeros(5, 3))
 
 
+def test_region_span_item_adds_at_the_name_and_its_locs(tokenizer):
+    """``region_span='item'``: the region at the name and at its four
+    ``<loc_i>`` tokens, nowhere else."""
+    regions = RegionFeatures(tokenizer, 1000)
+    ids = tokenizer('<DET>circle <loc_0><loc_0><loc_499><loc_499>; square '
+                    '<loc_500><loc_0><loc_999><loc_499></DET>',
+                    add_special_tokens=False).input_ids
+    emb = torch.zeros(len(ids), 3)
+    image = torch.arange(1., 13.).reshape(4, 3)
+    out = regions.add(emb, ids, image, span='item')
+    for (name, _, end), token in zip(regions.scan(ids), (0, 1)):
+        for p in [name, *range(end - 4, end)]:
+            assert torch.equal(out[p], image[token])
+    assert int((out.abs().sum(1) > 0).sum()) == 10
+    # the name-only default: two rows
+    assert int((regions.add(emb, ids, image).abs().sum(1) > 0).sum()) == 2
+
+
+def test_region_span_is_checked(tiny_ckpt):
+    from llava_detseg.models.language import LlavaLanguageBranch
+    for features, span in ((False, 'item'), ('token', 'item'),
+                           ('norm', 'box')):
+        with pytest.raises(ValueError, match='language.region_span'):
+            LlavaLanguageBranch(tiny_ckpt['llava'],
+                                special_tokens=dict(num_bins=1000),
+                                region_features=features, region_span=span)
+
+
 def test_region_tokens_are_inserted_after_the_boxes(tokenizer):
     """``'token'`` mode: a row after each prompt box, names and locs kept,
     labels ignored there."""

@@ -110,6 +110,7 @@ class LlavaLanguageBranch(BaseModule):
                  projector: Optional[dict] = None,
                  special_tokens: Optional[dict] = None,
                  region_features: Union[bool, str] = False,
+                 region_span: str = 'name',
                  context_segment: bool = False,
                  share_prefix: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
@@ -185,6 +186,15 @@ class LlavaLanguageBranch(BaseModule):
                 self.tokenizer, emb.shape[1], float(emb.detach().std()))
         self.regions = None
         self.region_tokens = region_features == 'token'
+        if region_span not in ('name', 'item') or (
+                region_span == 'item' and
+                (not region_features or self.region_tokens)):
+            raise ValueError(
+                "language.region_span must be 'name' or 'item', and 'item' "
+                'needs language.region_features added to the names (True, '
+                f"'gate', 'norm', 'linear'), got {region_span!r} with "
+                f'{region_features!r}')
+        self.region_span = region_span
         if region_features:
             if special_tokens is None:
                 raise ValueError('language.region_features needs '
@@ -263,7 +273,8 @@ class LlavaLanguageBranch(BaseModule):
         elif self.regions is not None:
             emb = self.regions.add(emb, ids, image, limit,
                                    skip=int(self.keep_cls),
-                                   transform=self._mix_region)
+                                   transform=self._mix_region,
+                                   span=self.region_span)
         if labels is not None:
             labels = splice_image_labels(ids, labels, image.shape[0])
         if IMAGE_PLACEHOLDER not in ids:

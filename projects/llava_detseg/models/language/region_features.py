@@ -111,19 +111,29 @@ class RegionFeatures:
 
     def add(self, emb: Tensor, ids: Sequence[int], image: Tensor,
             limit: Optional[int] = None, skip: int = 0,
-            transform: Optional[Callable[[Tensor], Tensor]] = None
-            ) -> Tensor:
+            transform: Optional[Callable[[Tensor], Tensor]] = None,
+            span: str = 'name') -> Tensor:
         """``emb`` (L, D) with each prompt box's region feature (through
         ``transform``: the branch's gate or projection) added at its name
-        token. ``image``
-        (``skip`` + S * S, D) are the projected image tokens on their
-        square grid (``skip``: a kept CLS token first)."""
-        found = self.items(ids, limit)
+        token (``span='name'``) or at its name and its box's ``<loc_i>``
+        tokens (``'item'``: wherever attention to the item lands, the region
+        is there). ``image`` (``skip`` + S * S, D) are the projected image
+        tokens on their square grid (``skip``: a kept CLS token first)."""
+        found = self.scan(ids, limit)
         if not found:
             return emb
-        pos = torch.as_tensor([p for p, _ in found], device=emb.device)
-        feats = self.pool([box for _, box in found], image, skip, transform)
-        return emb.index_add(0, pos, feats.to(emb.dtype))
+        feats = self.pool([box for _, box, _ in found], image, skip,
+                          transform).to(emb.dtype)
+        if span == 'item':
+            pos = [[p, *range(end - BOX_LOCS, end)] for p, _, end in found]
+            rows = torch.as_tensor([k for k, ps in enumerate(pos)
+                                    for _ in ps], device=emb.device)
+            pos = [q for ps in pos for q in ps]
+            feats = feats[rows]
+        else:
+            pos = [p for p, _, _ in found]
+        pos = torch.as_tensor(pos, device=emb.device)
+        return emb.index_add(0, pos, feats)
 
     def insert(self, emb: Tensor, ids: Sequence[int],
                labels: Optional[Sequence[int]], image: Tensor,
