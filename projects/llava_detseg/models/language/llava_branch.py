@@ -18,7 +18,8 @@ from .conversation import (DETACH_IMAGE, IGNORE_INDEX, IMAGE_PLACEHOLDER,
 from .context_segment import ContextSegment
 from .name_spacing import (resolve_name_spacing, space_after_open,
                            unspace_after_open)
-from .region_features import RegionFeatures, region_mixer
+from .region_features import (RegionFeatures, check_region_span,
+                              region_mixer)
 from .shared_prefix import check_share_prefix, group_by_image, pack
 from .special_tokens import setup_detseg_tokens
 from .vision_tokens import (check_feature_layers, pad_sequences,
@@ -186,15 +187,7 @@ class LlavaLanguageBranch(BaseModule):
                 self.tokenizer, emb.shape[1], float(emb.detach().std()))
         self.regions = None
         self.region_tokens = region_features == 'token'
-        if region_span not in ('name', 'item') or (
-                region_span == 'item' and
-                (not region_features or self.region_tokens)):
-            raise ValueError(
-                "language.region_span must be 'name' or 'item', and 'item' "
-                'needs language.region_features added to the names (True, '
-                f"'gate', 'norm', 'linear'), got {region_span!r} with "
-                f'{region_features!r}')
-        self.region_span = region_span
+        self.region_span = check_region_span(region_span, region_features)
         if region_features:
             if special_tokens is None:
                 raise ValueError('language.region_features needs '

@@ -209,6 +209,18 @@ def grid_weights(lo: Tensor, hi: Tensor, rows: int, cols: int) -> Tensor:
     return w / w.sum(1, keepdim=True)
 
 
+def check_region_span(span: str, features: Union[bool, str]) -> str:
+    """``span`` if it is ``'name'``, or ``'item'`` with regions added to the
+    names (not ``'token'``, not off); else one line naming both keys."""
+    if span not in ('name', 'item') or (
+            span == 'item' and (not features or features == 'token')):
+        raise ValueError(
+            "language.region_span must be 'name' or 'item', and 'item' "
+            'needs language.region_features added to the names (True, '
+            f"'gate', 'norm', 'linear'), got {span!r} with {features!r}")
+    return span
+
+
 def region_mixer(mode: Union[bool, str], width: int, scale: float = 1.0
                  ) -> Tuple[Optional[nn.Parameter], Optional[nn.Module]]:
     """What scales a pooled region before it is added to its name, as
