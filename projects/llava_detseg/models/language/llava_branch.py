@@ -335,8 +335,9 @@ class LlavaLanguageBranch(BaseModule):
             embeds.append(emb)
             labels.append(lab)
             detached.append(bool(conv[0].get(DETACH_IMAGE)))
-        groups = group_by_image(image_index, detached)
-        if self.share_prefix and len(groups) < len(embeds):
+        groups = group_by_image(image_index, detached) \
+            if self.share_prefix else None
+        if groups is not None and len(groups) < len(embeds):
             packed = pack(embeds, labels, groups)
             hidden = self.llava.model.language_model(
                 inputs_embeds=packed.inputs,

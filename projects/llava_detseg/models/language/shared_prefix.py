@@ -18,8 +18,10 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from .conversation import IGNORE_INDEX
+from .vision_tokens import pad_sequences
 
 
 class PackedSequences(NamedTuple):
@@ -110,32 +112,29 @@ def pack(embeds: Sequence[Tensor], labels: Sequence[Sequence[int]],
         rows.append(torch.cat(parts))
         segments.append(torch.cat(seg))
         positions.append(torch.cat(pos))
-    length = max(x.shape[0] for x in rows)
-    inputs = embeds[0].new_zeros(len(rows), length, embeds[0].shape[1])
-    seg_ids = torch.full((len(rows), length), -1, dtype=torch.long)
-    pos_ids = torch.zeros(len(rows), length, dtype=torch.long)
-    for r, (x, s, p) in enumerate(zip(rows, segments, positions)):
-        inputs[r, :x.shape[0]] = x
-        seg_ids[r, :x.shape[0]] = s
-        pos_ids[r, :x.shape[0]] = p
-    mask = segment_mask(seg_ids)
+    inputs, _ = pad_sequences(rows, left=False)
+    length = inputs.shape[1]
+    seg_ids = pad_sequence(segments, batch_first=True, padding_value=-1)
+    pos_ids = pad_sequence(positions, batch_first=True)
     gather, target, seq = [], [], []
     for k, lab in enumerate(labels):
         r, offset, prefix = where[k]
-        for j in range(len(lab) - 1):
-            if lab[j + 1] == IGNORE_INDEX:
-                continue
-            col = j if j < prefix else offset + j - prefix
-            gather.append(r * length + col)
-            target.append(lab[j + 1])
-            seq.append(k)
+        lab = torch.as_tensor(lab, dtype=torch.long)
+        # position j predicts token j + 1; past the prefix, j sits in the
+        # conversation's own segment
+        j = (lab[1:] != IGNORE_INDEX).nonzero().squeeze(1)
+        col = torch.where(j < prefix, j, offset + j - prefix)
+        gather.append(r * length + col)
+        target.append(lab[j + 1])
+        seq.append(torch.full_like(j, k))
+    mask = segment_mask(seg_ids)
     additive = torch.zeros(mask.shape, dtype=dtype).masked_fill_(
         ~mask, torch.finfo(dtype).min)
-    as_tensor = lambda v: torch.tensor(v, dtype=torch.long,  # noqa: E731
-                                       device=device)
     return PackedSequences(inputs, additive[:, None].to(device),
-                           pos_ids.to(device), as_tensor(gather),
-                           as_tensor(target), as_tensor(seq))
+                           pos_ids.to(device),
+                           torch.cat(gather).to(device),
+                           torch.cat(target).to(device),
+                           torch.cat(seq).to(device))
 
 
 def segment_mask(seg_ids: Tensor) -> Tensor:
