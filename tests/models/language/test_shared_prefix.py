@@ -46,6 +46,16 @@ def test_segment_mask_keeps_segments_apart():
     assert mask[5].tolist() == [False] * 5 + [True]
 
 
+def test_segment_mask_keeps_units_of_a_row_apart():
+    # unit 0: prefix of 2 and a segment; unit 1: a prefix of 2; padding
+    seg = torch.tensor([[0, 0, 1, 0, 0, -1]])
+    unit = torch.tensor([[0, 0, 0, 1, 1, -1]])
+    mask = segment_mask(seg, unit)[0]
+    assert mask[2].tolist() == [True, True, True, False, False, False]
+    assert mask[4].tolist() == [False, False, False, True, True, False]
+    assert mask[5].tolist() == [False] * 5 + [True]
+
+
 def test_shared_rows_and_groups():
     a = torch.arange(12.).view(6, 2)
     b = a.clone()
@@ -116,6 +126,39 @@ def test_packing_reads_fewer_rows(branch):
     assert packed.position_ids[0, prefix].item() == prefix
     second = prefix + len(embeds[0]) - prefix
     assert packed.position_ids[0, second].item() == prefix
+
+
+def test_units_of_several_images_share_rows(branch):
+    # one conversation per image, of mixed lengths (as the text
+    # instructions): packed into fewer rows than images, same logits and
+    # gradients as one padded row each
+    torch.manual_seed(2)
+    tokens = branch.image_tokens([torch.randn(4, 17, 128)
+                                  for _ in range(5)]).detach()
+    blocks = [BLOCK * n for n in (40, 1, 2, 1)]
+    convs = [with_context(conv(q, a), b) for (q, a), b in zip(QA, blocks)]
+    owner = [0, 1, 2, 3]
+    embeds, labels = [], []
+    for c, i in zip(convs, owner):
+        ids, lab = branch.conv_tokenizer.encode_train(c)
+        emb, lab = branch._embed(ids, tokens[i], None, lab)
+        embeds.append(emb)
+        labels.append(lab)
+    packed = pack(embeds, labels, group_by_image(owner, [False] * 4))
+    longest = max(len(e) for e in embeds)
+    assert packed.inputs.shape[:2] == (2, longest)
+    # the first row holds the longest conversation alone, from position 0
+    assert packed.position_ids[0, :longest].tolist() == list(range(longest))
+    branch.share_prefix = True
+    rows = grads(branch, tokens, convs, owner)
+    branch.share_prefix = False
+    single = grads(branch, tokens, convs, owner)
+    assert torch.equal(rows[1], single[1]) and torch.equal(rows[2], single[2])
+    torch.testing.assert_close(rows[0], single[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(rows[3], single[3], atol=1e-6, rtol=1e-4)
+    for name, g in single[4].items():
+        torch.testing.assert_close(rows[4][name], g, atol=1e-6, rtol=1e-4,
+                                   msg=name)
 
 
 def test_flash_attention_is_refused(branch):

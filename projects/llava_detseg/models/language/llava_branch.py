@@ -91,8 +91,10 @@ class LlavaLanguageBranch(BaseModule):
         share_prefix (bool): In training and answer scoring, read the rows
             an image's conversations share (system prompt, image tokens,
             ``<DET>`` block) once, each conversation's rest a segment that
-            sees only that prefix and itself (``shared_prefix.py``; the
-            logits are those of separate sequences). Default True.
+            sees only that prefix and itself, and several images' units
+            share a row up to the longest one's length instead of padding
+            (``shared_prefix.py``; the logits are those of separate
+            sequences). Default True.
         init_cfg (dict, optional): Init config.
     """
 
@@ -335,10 +337,9 @@ class LlavaLanguageBranch(BaseModule):
             embeds.append(emb)
             labels.append(lab)
             detached.append(bool(conv[0].get(DETACH_IMAGE)))
-        groups = group_by_image(image_index, detached) \
-            if self.share_prefix else None
-        if groups is not None and len(groups) < len(embeds):
-            packed = pack(embeds, labels, groups)
+        if self.share_prefix and len(embeds) > 1:
+            packed = pack(embeds, labels,
+                          group_by_image(image_index, detached))
             hidden = self.llava.model.language_model(
                 inputs_embeds=packed.inputs,
                 attention_mask=packed.attention_mask,

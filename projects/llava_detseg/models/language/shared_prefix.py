@@ -10,11 +10,16 @@ so every answer token sees exactly the rows and positions it would see in
 its own sequence: the logits are the separate sequences' (to float
 rounding), for fewer rows.
 
+The images' units (prefix and segments) then share rows, first fit from the
+longest, up to the longest unit's length, each unit seeing only itself: a
+batch of one text instruction per image, 120-440 tokens long, fills about
+half of its rows when padded to the longest; packed, most of them.
+
 This is not ``MergeConversations``, which makes an image's questions the
 turns of one conversation: there each answer sees the earlier ones (the
 tiny model then never learned yes/no; configs/ablations/vqa/).
 """
-from typing import Dict, List, NamedTuple, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -82,52 +87,63 @@ def group_by_image(image_index: Sequence[int],
 
 def pack(embeds: Sequence[Tensor], labels: Sequence[Sequence[int]],
          groups: Sequence[Sequence[int]]) -> PackedSequences:
-    """One row per group: the group's shared prefix, then each member's
-    remaining rows as a segment.
+    """Each group as one unit: its shared prefix, then each member's
+    remaining rows as a segment; units share rows up to the longest unit's
+    length (first fit, longest first), so a batch of one-conversation
+    groups of mixed lengths (the text instructions) is not padded to the
+    longest either. Units in one row never see each other, and each one's
+    positions start at 0.
 
     Args:
         embeds: (L_i, D) embedded conversations.
         labels: Their labels aligned with the rows (``IGNORE_INDEX`` where
             nothing is predicted).
-        groups: Conversation indices per packed row (see
+        groups: Conversation indices that share a prefix (see
             :func:`group_by_image`).
     """
     device, dtype = embeds[0].device, embeds[0].dtype
-    rows, segments, positions = [], [], []
-    # where conversation k's original position j lands: (row, offset, P)
-    where: Dict[int, Tuple[int, int, int]] = {}
-    for r, members in enumerate(groups):
-        prefix = shared_rows([embeds[k] for k in members])
-        parts = [embeds[members[0]][:prefix]]
-        seg = [torch.zeros(prefix, dtype=torch.long)]
-        pos = [torch.arange(prefix)]
-        offset = prefix
-        for s, k in enumerate(members, start=1):
-            rest = embeds[k][prefix:]
-            parts.append(rest)
-            seg.append(torch.full((rest.shape[0], ), s, dtype=torch.long))
-            pos.append(torch.arange(prefix, prefix + rest.shape[0]))
-            where[k] = (r, offset, prefix)
-            offset += rest.shape[0]
-        rows.append(torch.cat(parts))
-        segments.append(torch.cat(seg))
-        positions.append(torch.cat(pos))
-    inputs, _ = pad_sequences(rows, left=False)
+    units = [_unit(embeds, members) for members in groups]
+    # where conversation k's original position j lands: (row, col of the
+    # unit's start, col of its segment within the unit, prefix length)
+    where: Dict[int, Tuple[int, int, int, int]] = {}
+    rows: List[List[int]] = []  # unit indices per row
+    free: List[int] = []
+    capacity = max(u[0].shape[0] for u in units)
+    for u in sorted(range(len(units)), key=lambda u: -units[u][0].shape[0]):
+        size = units[u][0].shape[0]
+        r = next((r for r, f in enumerate(free) if f >= size), len(rows))
+        if r == len(rows):
+            rows.append([])
+            free.append(capacity)
+        start = capacity - free[r]
+        rows[r].append(u)
+        free[r] -= size
+        for k, offset in units[u][3].items():
+            where[k] = (r, start, offset, units[u][4])
+    inputs, unit_ids, seg_ids, pos_ids = [], [], [], []
+    for members in rows:
+        inputs.append(torch.cat([units[u][0] for u in members]))
+        unit_ids.append(torch.cat([torch.full_like(units[u][1], n)
+                                   for n, u in enumerate(members)]))
+        seg_ids.append(torch.cat([units[u][1] for u in members]))
+        pos_ids.append(torch.cat([units[u][2] for u in members]))
+    inputs, _ = pad_sequences(inputs, left=False)
     length = inputs.shape[1]
-    seg_ids = pad_sequence(segments, batch_first=True, padding_value=-1)
-    pos_ids = pad_sequence(positions, batch_first=True)
+    seg_ids = pad_sequence(seg_ids, batch_first=True, padding_value=-1)
+    unit_ids = pad_sequence(unit_ids, batch_first=True, padding_value=-1)
+    pos_ids = pad_sequence(pos_ids, batch_first=True)
     gather, target, seq = [], [], []
     for k, lab in enumerate(labels):
-        r, offset, prefix = where[k]
+        r, start, offset, prefix = where[k]
         lab = torch.as_tensor(lab, dtype=torch.long)
         # position j predicts token j + 1; past the prefix, j sits in the
         # conversation's own segment
         j = (lab[1:] != IGNORE_INDEX).nonzero().squeeze(1)
-        col = torch.where(j < prefix, j, offset + j - prefix)
+        col = start + torch.where(j < prefix, j, offset + j - prefix)
         gather.append(r * length + col)
         target.append(lab[j + 1])
         seq.append(torch.full_like(j, k))
-    mask = segment_mask(seg_ids)
+    mask = segment_mask(seg_ids, unit_ids)
     additive = torch.zeros(mask.shape, dtype=dtype).masked_fill_(
         ~mask, torch.finfo(dtype).min)
     return PackedSequences(inputs, additive[:, None].to(device),
@@ -137,13 +153,36 @@ def pack(embeds: Sequence[Tensor], labels: Sequence[Sequence[int]],
                            torch.cat(seq).to(device))
 
 
-def segment_mask(seg_ids: Tensor) -> Tensor:
-    """(R, T, T) which keys each query sees: earlier rows of the prefix
-    (segment 0) or of its own segment; padding (-1) sees only itself, so
-    that no softmax row is empty."""
+def _unit(embeds: Sequence[Tensor], members: Sequence[int]) -> tuple:
+    """One group's rows ``(inputs, segment ids, positions, {conversation:
+    column of its segment in the unit}, prefix length)``."""
+    prefix = shared_rows([embeds[k] for k in members])
+    parts = [embeds[members[0]][:prefix]]
+    seg = [torch.zeros(prefix, dtype=torch.long)]
+    pos = [torch.arange(prefix)]
+    offsets, offset = {}, prefix
+    for s, k in enumerate(members, start=1):
+        rest = embeds[k][prefix:]
+        parts.append(rest)
+        seg.append(torch.full((rest.shape[0], ), s, dtype=torch.long))
+        pos.append(torch.arange(prefix, prefix + rest.shape[0]))
+        offsets[k] = offset
+        offset += rest.shape[0]
+    return (torch.cat(parts), torch.cat(seg), torch.cat(pos), offsets,
+            prefix)
+
+
+def segment_mask(seg_ids: Tensor,
+                 unit_ids: Optional[Tensor] = None) -> Tensor:
+    """(R, T, T) which keys each query sees: earlier rows of its unit's
+    prefix (segment 0) or of its own segment; padding (-1) sees only
+    itself, so that no softmax row is empty. ``unit_ids`` (R, T) tell the
+    units of a row apart (default: one unit per row)."""
     n = seg_ids.shape[1]
     causal = torch.ones(n, n, dtype=torch.bool).tril()
     q, k = seg_ids[:, :, None], seg_ids[:, None, :]
     mask = causal & (q >= 0) & (k >= 0) & ((k == 0) | (k == q))
+    if unit_ids is not None:
+        mask &= unit_ids[:, :, None] == unit_ids[:, None, :]
     pad = (seg_ids < 0)[:, :, None] & torch.eye(n, dtype=torch.bool)
     return mask | pad
