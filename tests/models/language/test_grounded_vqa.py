@@ -97,10 +97,39 @@ def test_region_span_item_adds_at_the_name_and_its_locs(tokenizer):
     assert int((regions.add(emb, ids, image).abs().sum(1) > 0).sum()) == 2
 
 
+def test_region_span_mention_adds_at_the_question_words(tokenizer):
+    """``region_span='mention'``: the region at the block's name and at the
+    same name later in the prompt (the mean of the items of that name),
+    not past ``limit`` and not at other words."""
+    regions = RegionFeatures(tokenizer, 1000)
+    block = ('<DET> circle <loc_0><loc_0><loc_499><loc_499>; square '
+             '<loc_500><loc_0><loc_999><loc_499>; circle '
+             '<loc_0><loc_500><loc_499><loc_999></DET>')
+    ids = tokenizer(block + '\nWhat color is the square? Is there a '
+                    'circle? triangle', add_special_tokens=False).input_ids
+    square = tokenizer(' square', add_special_tokens=False).input_ids
+    circle = tokenizer(' circle', add_special_tokens=False).input_ids
+    assert len(square) == len(circle) == 1
+    close = ids.index(regions.det_close)
+    at_square = ids.index(square[0], close)
+    at_circle = ids.index(circle[0], close)
+    emb = torch.zeros(len(ids), 3)
+    image = torch.arange(1., 13.).reshape(4, 3)
+    out = regions.add(emb, ids, image, span='mention')
+    assert torch.equal(out[at_square], image[1])
+    assert torch.equal(out[at_circle], (image[0] + image[2]) / 2)
+    # the block's three names and the two mentions: nothing else
+    assert int((out.abs().sum(1) > 0).sum()) == 5
+    limited = regions.add(emb, ids, image, span='mention',
+                          limit=at_circle)
+    assert limited[at_circle].abs().sum() == 0
+    assert torch.equal(limited[at_square], image[1])
+
+
 def test_region_span_is_checked(tiny_ckpt):
     from llava_detseg.models.language import LlavaLanguageBranch
     for features, span in ((False, 'item'), ('token', 'item'),
-                           ('norm', 'box')):
+                           ('norm', 'box'), ('token', 'mention')):
         with pytest.raises(ValueError, match='language.region_span'):
             LlavaLanguageBranch(tiny_ckpt['llava'],
                                 special_tokens=dict(num_bins=1000),

@@ -84,6 +84,10 @@ class LlavaLanguageBranch(BaseModule):
             embeddings' size (``'norm'``) or through a zero-initialised
             linear layer (``'linear'``); or insert it after the box as a
             token of its own (``'token'``). Default False.
+        region_span (str): Where an added region goes: the name
+            (``'name'``, default), the name and its box's ``<loc_i>`` tokens
+            (``'item'``), or the name and the prompt's later mentions of it
+            (``'mention'``: the question's own word carries the region).
         context_segment (bool): Add a learned vector to every token of the
             prompt's ``<DET>`` / ``<SEG>`` blocks, so that a block's class
             names differ from the question's (``context_segment.py``; needs

@@ -25,7 +25,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from llava_detseg.structures.text_tokens import DET_CLOSE, DET_OPEN
+from llava_detseg.structures.text_tokens import (DET_CLOSE, DET_OPEN,
+                                                 ITEM_SEP)
 from .conversation import IGNORE_INDEX, IMAGE_PLACEHOLDER
 
 BOX_LOCS = 4  # x1 y1 x2 y2
@@ -115,10 +116,14 @@ class RegionFeatures:
             span: str = 'name') -> Tensor:
         """``emb`` (L, D) with each prompt box's region feature (through
         ``transform``: the branch's gate or projection) added at its name
-        token (``span='name'``) or at its name and its box's ``<loc_i>``
+        token (``span='name'``); at its name and its box's ``<loc_i>``
         tokens (``'item'``: wherever attention to the item lands, the region
-        is there). ``image`` (``skip`` + S * S, D) are the projected image
-        tokens on their square grid (``skip``: a kept CLS token first)."""
+        is there); or at its name and at every later mention of that name in
+        the prompt (``'mention'``: "What color is the circle?" then carries
+        the circles' regions on its own word, the mean of them where the
+        block lists several). ``image`` (``skip`` + S * S, D) are the
+        projected image tokens on their square grid (``skip``: a kept CLS
+        token first)."""
         found = self.scan(ids, limit)
         if not found:
             return emb
@@ -133,7 +138,47 @@ class RegionFeatures:
         else:
             pos = [p for p, _, _ in found]
         pos = torch.as_tensor(pos, device=emb.device)
-        return emb.index_add(0, pos, feats)
+        emb = emb.index_add(0, pos, feats)
+        if span == 'mention':
+            emb = self._add_at_mentions(emb, ids, found, feats, limit)
+        return emb
+
+    def _add_at_mentions(self, emb: Tensor, ids: Sequence[int],
+                         found: list, feats: Tensor,
+                         limit: Optional[int]) -> Tensor:
+        """Each item name's later mentions (its whole token sequence, after
+        the block and before ``limit``) get the mean region of the items of
+        that name, at the mention's last token (as the block's name)."""
+        names: Dict[Tuple[int, ...], List[int]] = {}
+        for k, (name_end, _, _) in enumerate(found):
+            names.setdefault(self._name_tokens(ids, name_end),
+                             []).append(k)
+        after = max(end for _, _, end in found)
+        n = len(ids) if limit is None else min(limit, len(ids))
+        pos, rows = [], []
+        for name, items in names.items():
+            w = len(name)
+            for i in range(after, n - w + 1):
+                if tuple(ids[i:i + w]) == name:
+                    pos.append(i + w - 1)
+                    rows.append(items)
+        if not pos:
+            return emb
+        add = torch.stack([feats[r].mean(0) for r in rows])
+        return emb.index_add(0, torch.as_tensor(pos, device=emb.device), add)
+
+    def _name_tokens(self, ids: Sequence[int], end: int) -> Tuple[int, ...]:
+        """The token ids of the name ending at ``end``: back to the block's
+        open tag, a box or the item separator, blanks left out."""
+        k = end
+        while k > 0 and ids[k - 1] not in (self.det_open, self.det_close) \
+                and ids[k - 1] not in self.loc_bin \
+                and not self._is_separator(ids[k - 1]):
+            k -= 1
+        return tuple(t for t in ids[k:end + 1] if not self._is_blank(t))
+
+    def _is_separator(self, token: int) -> bool:
+        return self.tokenizer.decode([token]).strip() == ITEM_SEP.strip()
 
     def insert(self, emb: Tensor, ids: Sequence[int],
                labels: Optional[Sequence[int]], image: Tensor,
@@ -210,14 +255,16 @@ def grid_weights(lo: Tensor, hi: Tensor, rows: int, cols: int) -> Tensor:
 
 
 def check_region_span(span: str, features: Union[bool, str]) -> str:
-    """``span`` if it is ``'name'``, or ``'item'`` with regions added to the
-    names (not ``'token'``, not off); else one line naming both keys."""
-    if span not in ('name', 'item') or (
-            span == 'item' and (not features or features == 'token')):
+    """``span`` if it is ``'name'``, or ``'item'`` / ``'mention'`` with
+    regions added to the names (not ``'token'``, not off); else one line
+    naming both keys."""
+    if span not in ('name', 'item', 'mention') or (
+            span != 'name' and (not features or features == 'token')):
         raise ValueError(
-            "language.region_span must be 'name' or 'item', and 'item' "
-            'needs language.region_features added to the names (True, '
-            f"'gate', 'norm', 'linear'), got {span!r} with {features!r}")
+            "language.region_span must be 'name', 'item' or 'mention', and "
+            "'item' / 'mention' need language.region_features added to the "
+            "names (True, 'gate', 'norm', 'linear'), got "
+            f'{span!r} with {features!r}')
     return span
 
 
