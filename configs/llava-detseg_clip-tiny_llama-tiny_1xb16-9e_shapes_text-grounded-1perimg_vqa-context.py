@@ -6,6 +6,14 @@
 # the images' text instructions share rows instead of each being padded to
 # the longest. The VQA loss is still falling at epoch 7, and the two epochs
 # lift every head (README, "What the embedded default reaches").
+#
+# Each <DET> box's pooled image tokens, layer-normed to the token
+# embeddings' size, go on its class name and on the question's own mention
+# of that name (region_span='mention'): "What color is the circle?" carries
+# the circle's region on the word "circle". Without it the 2-layer language
+# model did not learn to find the asked item in the block (every wrong
+# colour answer was another shape's colour): VQA 0.73 -> 0.88 on val
+# (colour 0.58 -> 0.91, yes/no 0.73 -> 0.91); configs/ablations/vqa/.
 _base_ = [
     './llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-'
     '1perimg_vqa-context.py'
@@ -25,3 +33,5 @@ param_scheduler = [
 # epoch stays seeded from (seed, epoch) by EpochSeedHook, so resuming
 # repeats it exactly.
 train_dataloader = dict(num_workers=0, persistent_workers=False)
+
+model = dict(language=dict(region_features='norm', region_span='mention'))
