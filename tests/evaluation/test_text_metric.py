@@ -185,3 +185,43 @@ def test_copied_boxes_carry_the_head_scores(samples):
     assert scores.tolist() == pytest.approx([0.1])
     with pytest.raises(ValueError, match='box_scores'):
         METRICS.build(dict(type='TextDetSegMetric', box_scores='logit'))
+
+
+def test_the_models_own_confidence_ranks_across_images(samples):
+    """``pred_text_box_scores`` (the model's probability of each box's class
+    name) rank the boxes across images as ``lm_*``: a spurious box written
+    first but given a low confidence no longer outranks the real ones; an
+    answer whose scores do not match its boxes falls back to rank scores."""
+    ds, ss = samples
+    metric = METRICS.build(
+        dict(type='TextDetSegMetric', box_scores='rank',
+             det_metric=dict(type='mmdet.CocoMetric', ann_file=ds.ann_file,
+                             metric='bbox')))
+    metric.dataset_meta = ds.metainfo
+    codec = metric.codec
+
+    def batch(confident: bool) -> list:
+        out = []
+        for s in ss:
+            s = s.clone()
+            h, w = s.ori_shape[:2]
+            bad = torch.tensor([[0.0, 0.0, w * 0.05, h * 0.05]])
+            bboxes = torch.cat([bad, s.gt_instances.bboxes.tensor])
+            labels = torch.cat([torch.tensor([0]), s.gt_instances.labels])
+            items = codec.det_items(bboxes, labels, s.ori_shape[:2],
+                                    torch.linspace(1, 0.5, len(bboxes)))
+            s.pred_texts = [f'Answer: {len(items)} {codec.det_block(items)}'
+                            if i['kind'] == 'det_all' else i['answer']
+                            for i in s.text_conversations]
+            conf = [0.05] + [0.9] * (len(items) - 1) if confident else [0.5]
+            s.pred_text_box_scores = [conf if i['kind'] == 'det_all' else []
+                                      for i in s.text_conversations]
+            out.append(s.to_dict())
+        return out
+
+    metric.process(None, batch(True))
+    m = metric.evaluate(len(ss))
+    assert m['text/lm_bbox_mAP'] > m['text/bbox_mAP'] + 0.05  # rank: main
+    metric.process(None, batch(False))  # one score for several boxes
+    m = metric.evaluate(len(ss))
+    assert m['text/lm_bbox_mAP'] == pytest.approx(m['text/bbox_mAP'])

@@ -35,6 +35,14 @@ class TextDetSegMetric(BaseMetric):
         ...), so the ranking's share of the result stays visible.
       - ``'rank'``: rank scores ``(N - i) / N`` for all boxes (the codec's;
         generative answers copy nothing, so there both are the same).
+
+      Where the model gave its confidence in each box
+      (``pred_text_box_scores``: the probability of the box's class-name
+      token, ``token_scores.py``), AP with those is reported too
+      (``lm_bbox_mAP`` ...): the ranking the language model makes itself,
+      comparable across images. An answer whose parsed boxes do not match
+      its scored ones one to one (a malformed item) falls back to its rank
+      scores there.
     * ``parse_failure_rate``: answers with any parse failure or without a
       block their instruction asked for, over all text answers;
     * ``only_class_purity``: ``det_class`` answers ("Detect only the
@@ -129,8 +137,10 @@ class TextDetSegMetric(BaseMetric):
             seg_res: List = []
             items = sample.get('text_conversations') or []
             texts = sample.get('pred_texts') or []
+            confidence = sample.get('pred_text_box_scores') or [None] * len(
+                texts)
             shape = tuple(sample['ori_shape'][:2])
-            for item, text in zip(items, texts):
+            for item, text, lm in zip(items, texts, confidence):
                 parsed = self.codec.decode(text, shape)
                 want_det = item.get('det') is not None
                 want_seg = item.get('seg') is not None
@@ -140,7 +150,7 @@ class TextDetSegMetric(BaseMetric):
                                      or (want_seg and not parsed.has_seg))
                 kind = item.get('kind')
                 if kind == 'det_all':
-                    det_res += self._score_det(sample, parsed, rec)
+                    det_res += self._score_det(sample, parsed, rec, lm)
                 elif kind == 'seg_all':
                     seg_res += self._score_seg(sample, parsed, rec)
                 elif kind == 'det_class':
@@ -171,7 +181,8 @@ class TextDetSegMetric(BaseMetric):
         return tuple(head[k][keep].cpu().numpy()
                      for k in ('bboxes', 'labels', 'scores'))
 
-    def _score_det(self, sample: dict, parsed, rec: dict) -> list:
+    def _score_det(self, sample: dict, parsed, rec: dict,
+                   lm: Optional[Sequence[float]] = None) -> list:
         head = self._head_boxes(sample)
         hb, hl, hs = head if head is not None else (None, None, None)
         if head is not None:
@@ -183,6 +194,9 @@ class TextDetSegMetric(BaseMetric):
             return []
         out = []
         scores = dict(rank=parsed.scores)
+        if lm is not None:
+            scores['lm'] = np.asarray(lm, np.float32) if len(lm) == len(
+                parsed.scores) else parsed.scores
         if self.box_scores == 'context':
             scores['context'] = self._copied_scores(parsed, hb, hl, hs,
                                                     sample['ori_shape'][:2])
@@ -265,11 +279,13 @@ class TextDetSegMetric(BaseMetric):
         det = [r for _, d, _ in results for r in d]
         if det and self.det_metric is not None:
             # rank scores first, so the main numbers are logged last
-            names = ['rank'] + (['context'] if self.box_scores == 'context'
-                                else [])
+            # the main ranking (box_scores) last, its numbers unprefixed
+            names = [n for n in ('rank', 'lm', 'context')
+                     if n != self.box_scores and any(m == n for m, _ in det)
+                     ] + [self.box_scores]
             for name in names:
                 part = [r for n, r in det if n == name]
-                prefix = 'rank_' if name == 'rank' and len(names) > 1 else ''
+                prefix = f'{name}_' if name != self.box_scores else ''
                 # answers without a box are a real 0: DetCocoMetric scores
                 # them so, with the prediction count
                 res = self.det_metric.compute_metrics(part)
@@ -316,11 +332,14 @@ def head_vs_text_lines(metrics: dict) -> List[str]:
             # text boxes ranked by the language model's own order beside
             # those carrying the copied head scores: the heads' share
             own = text.replace('text/', 'text/rank_')
+            lm = text.replace('text/', 'text/lm_')
             lines.append(
                 f'  {head.split("/")[1]}: head {metrics[head]:.4f}'
                 f'  text {metrics[text]:.4f}' +
                 (f' (own ranking {metrics[own]:.4f})'
-                 if own in metrics else ''))
+                 if own in metrics else '') +
+                (f' (own confidence {metrics[lm]:.4f})'
+                 if lm in metrics else ''))
     for key in ('parse_failure_rate', 'only_class_purity',
                 'only_class_recall', 'seg_only_class_purity', 'count_acc',
                 'det_agreement', 'seg_agreement'):

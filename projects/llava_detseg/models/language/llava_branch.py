@@ -22,6 +22,7 @@ from .region_features import (RegionFeatures, check_region_span,
                               region_mixer)
 from .shared_prefix import check_share_prefix, group_by_image, pack
 from .special_tokens import setup_detseg_tokens
+from .token_scores import ChosenTokenProbs, item_scores
 from .vision_tokens import (check_feature_layers, pad_sequences,
                             pool_token_grid, select_feature_layers,
                             splice_image_labels)
@@ -194,12 +195,16 @@ class LlavaLanguageBranch(BaseModule):
         self.regions = None
         self.region_tokens = region_features == 'token'
         self.region_span = check_region_span(region_span, region_features)
+        # finds the boxes of generated answers (their scores) and, with
+        # region features, of prompts
+        self.items = RegionFeatures(
+            self.tokenizer, dict(special_tokens).get('num_bins', 1000)
+        ) if special_tokens is not None else None
         if region_features:
             if special_tokens is None:
                 raise ValueError('language.region_features needs '
                                  'language.special_tokens (the <DET> format)')
-            self.regions = RegionFeatures(
-                self.tokenizer, dict(special_tokens).get('num_bins', 1000))
+            self.regions = self.items
             emb = self.llava.get_input_embeddings().weight
             gate, proj = region_mixer(
                 region_features, self.llava.config.text_config.hidden_size,
@@ -423,13 +428,17 @@ class LlavaLanguageBranch(BaseModule):
         # forward, and ranks answer different samples or none: a synced
         # loop would wait for a rank that is not generating.
         gen.setdefault('synced_gpus', False)
+        # last, after constrained decoding: what each choice was made from
+        recorder = ChosenTokenProbs() if return_details else None
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,
             max_new_tokens=budget,
             num_beams=1,
             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
-            logits_processor=LogitsProcessorList(logits_processor or []),
+            logits_processor=LogitsProcessorList(
+                list(logits_processor or []) + [recorder] if recorder else
+                logits_processor or []),
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
             **sampling, **gen)
@@ -443,17 +452,23 @@ class LlavaLanguageBranch(BaseModule):
             return texts
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         details = []
-        for text, row in zip(texts, out.tolist()):
+        probs = recorder.finish(out).tolist()
+        for text, row, p in zip(texts, out.tolist(), probs):
             ended = eos in row
             n = row.index(eos) if ended else len(
                 [t for t in row if t != pad])
-            details.append(Generated(text, n, not ended and n >= budget))
+            scores = tuple(item_scores(self.items, row[:n], p)) \
+                if self.items is not None else ()
+            details.append(Generated(text, n, not ended and n >= budget,
+                                     scores))
         return details
 
 
 class Generated(NamedTuple):
-    """One generated answer: its text, how many tokens it took, and
-    whether ``max_new_tokens`` cut it before the end-of-sequence token."""
+    """One generated answer: its text, how many tokens it took, whether
+    ``max_new_tokens`` cut it before the end-of-sequence token, and the
+    model's confidence in each ``<DET>`` box it wrote (``token_scores``)."""
     text: str
     num_tokens: int
     truncated: bool
+    box_scores: Tuple[float, ...] = ()

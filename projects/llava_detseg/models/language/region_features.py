@@ -52,6 +52,7 @@ class RegionFeatures:
                 'set language.special_tokens')
         self.tokenizer = tokenizer
         self._blank: Dict[int, bool] = {}  # id -> decodes to whitespace
+        self._separator: Dict[int, bool] = {}  # id -> the item separator
         self.det_open, self.det_close = ids[0], ids[1]
         self.loc_bin: Dict[int, int] = {t: b for b, t in enumerate(ids[2:])}
         self.num_bins = num_bins
@@ -168,17 +169,27 @@ class RegionFeatures:
         return emb.index_add(0, torch.as_tensor(pos, device=emb.device), add)
 
     def _name_tokens(self, ids: Sequence[int], end: int) -> Tuple[int, ...]:
-        """The token ids of the name ending at ``end``: back to the block's
-        open tag, a box or the item separator, blanks left out."""
+        """The token ids of the name ending at ``end``, blanks left out."""
+        return tuple(t for t in ids[self.name_start(ids, end):end + 1]
+                     if not self._is_blank(t))
+
+    def name_start(self, ids: Sequence[int], end: int) -> int:
+        """Where the name ending at ``end`` starts: after the block's open
+        tag, a box or the item separator, its leading blanks skipped."""
         k = end
         while k > 0 and ids[k - 1] not in (self.det_open, self.det_close) \
                 and ids[k - 1] not in self.loc_bin \
                 and not self._is_separator(ids[k - 1]):
             k -= 1
-        return tuple(t for t in ids[k:end + 1] if not self._is_blank(t))
+        while k < end and self._is_blank(ids[k]):
+            k += 1
+        return k
 
     def _is_separator(self, token: int) -> bool:
-        return self.tokenizer.decode([token]).strip() == ITEM_SEP.strip()
+        if token not in self._separator:
+            self._separator[token] = self.tokenizer.decode(
+                [token]).strip() == ITEM_SEP.strip()
+        return self._separator[token]
 
     def insert(self, emb: Tensor, ids: Sequence[int],
                labels: Optional[Sequence[int]], image: Tensor,

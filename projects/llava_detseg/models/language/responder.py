@@ -12,7 +12,7 @@ dataset's VQA conversations and text instructions become requests too
 demos share this code.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .constrained_decoding import tidy_answer
 from .conversation import (IMAGE_TOKEN, Conversation, first_question,
@@ -79,6 +79,8 @@ class Response:
         num_tokens (int): Generated tokens.
         truncated (bool): ``max_new_tokens`` ended it before the model did.
         max_new_tokens (int, optional): The budget it was generated with.
+        box_scores (tuple[float]): The model's confidence in each
+            ``<DET>`` box of ``text``, in order (``token_scores.py``).
     """
     request: Request
     prompt: str
@@ -86,6 +88,7 @@ class Response:
     num_tokens: int = 0
     truncated: bool = False
     max_new_tokens: Optional[int] = None
+    box_scores: Tuple[float, ...] = ()
 
 
 def dataset_requests(sample) -> List[Request]:
@@ -216,15 +219,15 @@ def answer_requests(model, vit, samples, requests: Sequence[List[Request]],
         for (i, j, req), prompt, ans in zip(rows, prompts, answers):
             answer = tidy_answer(ans.text) if name == 'text' else ans.text
             out[i][j] = Response(req, prompt, answer, ans.num_tokens,
-                                 ans.truncated, budget)
+                                 ans.truncated, budget, ans.box_scores)
     return out
 
 
 def store_responses(samples, responses: Sequence[List[Response]]) -> None:
     """Put the answers on the samples: ``responses`` (every answer), and
     the fields the metrics read: ``questions`` / ``pred_answers`` /
-    ``gt_answers`` (``VQAMetric``) and ``pred_texts`` / ``text_prompts``
-    (``TextDetSegMetric``)."""
+    ``gt_answers`` (``VQAMetric``) and ``pred_texts`` / ``text_prompts`` /
+    ``pred_text_box_scores`` (``TextDetSegMetric``)."""
     for sample, resp in zip(samples, responses):
         sample.responses = list(resp)
         vqa = [r for r in resp if not r.request.wants_blocks]
@@ -240,6 +243,7 @@ def store_responses(samples, responses: Sequence[List[Response]]) -> None:
         if text:
             sample.pred_texts = [r.text for r in text]
             sample.text_prompts = [r.prompt for r in text]
+            sample.pred_text_box_scores = [list(r.box_scores) for r in text]
 
 
 def history_turns(history: Sequence[tuple]) -> Conversation:
