@@ -126,6 +126,22 @@ def test_region_span_mention_adds_at_the_question_words(tokenizer):
     assert torch.equal(limited[at_square], image[1])
 
 
+def test_pooled_regions_are_reused_within_a_call(tokenizer):
+    regions = RegionFeatures(tokenizer, 1000)
+    image = torch.arange(1., 13.).reshape(4, 3).requires_grad_()
+    boxes = [[0, 0, 499, 499], [500, 0, 999, 499]]
+    assert regions.pool(boxes, image) is not regions.pool(boxes, image)
+    with regions.reuse_pooled():
+        a = regions.pool(boxes, image)
+        assert regions.pool(boxes, image) is a
+        assert regions.pool(boxes[:1], image) is not a
+        # the same rows read detached are another feature (no gradient)
+        assert not regions.pool(boxes, image.detach()).requires_grad
+        assert regions.pool(boxes, image * 1) is not a  # other rows
+    assert regions.pool(boxes, image) is not a
+    torch.testing.assert_close(a, regions.pool(boxes, image))
+
+
 def test_region_span_is_checked(tiny_ckpt):
     from llava_detseg.models.language import LlavaLanguageBranch
     for features, span in ((False, 'item'), ('token', 'item'),

@@ -25,12 +25,16 @@ def conv(question: str, answer: str) -> list:
             {'from': 'gpt', 'value': answer}]
 
 
-@pytest.fixture(scope='module', params=[False, True, 'token'])
+@pytest.fixture(scope='module', params=[False, True, 'token', 'mention'])
 def branch(request, tiny_ckpt):
     torch.manual_seed(0)
+    # 'mention': normed regions on the names and the question's mentions
+    mention = request.param == 'mention'
     model = LlavaLanguageBranch(tiny_ckpt['llava'],
                                 special_tokens=dict(num_bins=1000),
-                                region_features=request.param,
+                                region_features='norm' if mention else
+                                request.param,
+                                region_span='mention' if mention else 'name',
                                 context_segment=bool(request.param))
     if request.param is True:
         model.region_gate.data.fill_(0.7)  # a gate that lets regions in

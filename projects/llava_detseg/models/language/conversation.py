@@ -88,6 +88,9 @@ class ConversationTokenizer:
         self.system_prompt = system_prompt
         self.max_length = max_length
         self.text_transform = text_transform
+        # (vocabulary size, text) -> ids: the system prompt, the questions
+        # and the short answers recur in every batch
+        self._ids: Dict[Tuple[int, str], Tuple[int, ...]] = {}
 
     def _text(self, text: str) -> List[int]:
         ids: List[int] = []
@@ -97,7 +100,17 @@ class ConversationTokenizer:
             if i:
                 ids.append(IMAGE_PLACEHOLDER)
             if part:
-                ids += self.tokenizer(part, add_special_tokens=False).input_ids
+                ids += self._tokenize(part)
+        return ids
+
+    def _tokenize(self, part: str) -> Tuple[int, ...]:
+        key = (len(self.tokenizer), part)
+        ids = self._ids.get(key)
+        if ids is None:
+            if len(self._ids) >= 8192:  # bounded: blocks differ per image
+                self._ids.clear()
+            ids = self._ids[key] = tuple(
+                self.tokenizer(part, add_special_tokens=False).input_ids)
         return ids
 
     def _lead(self, turn: int) -> str:

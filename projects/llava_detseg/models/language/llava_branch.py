@@ -1,4 +1,5 @@
 """The LLaVA language branch: projector + LLaMA from a llava-hf folder."""
+from contextlib import nullcontext
 from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
                     Tuple, Union)
 
@@ -331,21 +332,23 @@ class LlavaLanguageBranch(BaseModule):
         position's sequence index (T,).
         """
         embeds, labels, detached = [], [], []
-        for conv, i in zip(conversations, image_index):
-            self._check(conv)
-            ids, lab = self.conv_tokenizer.encode_train(conv)
-            image = image_tokens[i]
-            if conv[0].get(DETACH_IMAGE):
-                # ImageLevelConversations(detach_image=True): the answer
-                # trains the language model, not what made the tokens
-                image = image.detach()
-            # the first answer token ends the prompt's region features
-            first = next((k for k, t in enumerate(lab) if t != IGNORE_INDEX),
-                         len(ids))
-            emb, lab = self._embed(ids, image, first, lab)
-            embeds.append(emb)
-            labels.append(lab)
-            detached.append(bool(conv[0].get(DETACH_IMAGE)))
+        with self.regions.reuse_pooled() if self.regions else nullcontext():
+            for conv, i in zip(conversations, image_index):
+                self._check(conv)
+                ids, lab = self.conv_tokenizer.encode_train(conv)
+                image = image_tokens[i]
+                if conv[0].get(DETACH_IMAGE):
+                    # ImageLevelConversations(detach_image=True): the answer
+                    # trains the language model, not what made the tokens
+                    image = image.detach()
+                # the first answer token ends the prompt's region features
+                first = next(
+                    (k for k, t in enumerate(lab) if t != IGNORE_INDEX),
+                    len(ids))
+                emb, lab = self._embed(ids, image, first, lab)
+                embeds.append(emb)
+                labels.append(lab)
+                detached.append(bool(conv[0].get(DETACH_IMAGE)))
         if self.share_prefix and len(embeds) > 1:
             packed = pack(embeds, labels,
                           group_by_image(image_index, detached))

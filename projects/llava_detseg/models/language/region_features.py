@@ -20,7 +20,9 @@ Only the prompt's boxes get one (``limit``): an answer's boxes are written
 by the model one token at a time and carry none, in training as in
 generation.
 """
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from torch import Tensor, nn
@@ -53,9 +55,21 @@ class RegionFeatures:
         self.tokenizer = tokenizer
         self._blank: Dict[int, bool] = {}  # id -> decodes to whitespace
         self._separator: Dict[int, bool] = {}  # id -> the item separator
+        self._pooled: Optional[Dict[tuple, Tensor]] = None  # reuse_pooled
         self.det_open, self.det_close = ids[0], ids[1]
         self.loc_bin: Dict[int, int] = {t: b for b, t in enumerate(ids[2:])}
         self.num_bins = num_bins
+
+    @contextmanager
+    def reuse_pooled(self) -> Iterator[None]:
+        """Within the block, :meth:`pool` gives the same tensor for the same
+        image rows and boxes: an image's conversations share its ``<DET>``
+        block, and their regions are pooled (and back-propagated) once."""
+        self._pooled = {}
+        try:
+            yield
+        finally:
+            self._pooled = None
 
     def items(self, ids: Sequence[int],
               limit: Optional[int] = None) -> List[Tuple[int, List[int]]]:
@@ -231,6 +245,14 @@ class RegionFeatures:
              ) -> Tensor:
         """(K, D) area-weighted means of ``image``'s square grid under
         ``boxes`` (bins), through ``transform``."""
+        key = None
+        if self._pooled is not None:
+            # the rows (a view's data_ptr includes its offset) and whether
+            # they are read detached
+            key = (image.data_ptr(), tuple(image.shape), image.requires_grad,
+                   skip, tuple(tuple(b) for b in boxes))
+            if key in self._pooled:
+                return self._pooled[key]
         grid = image[skip:]
         side = int(round(grid.shape[0]**0.5))
         if side * side != grid.shape[0]:
@@ -238,7 +260,10 @@ class RegionFeatures:
                              f'of image tokens, got {grid.shape[0]}')
         w = self.weights(boxes, side, grid.device)
         feats = w.to(grid.dtype) @ grid
-        return feats if transform is None else transform(feats)
+        feats = feats if transform is None else transform(feats)
+        if key is not None:
+            self._pooled[key] = feats
+        return feats
 
 
 def grid_weights(lo: Tensor, hi: Tensor, rows: int, cols: int) -> Tensor:
