@@ -5,8 +5,9 @@ PY         := $(VENV)/bin/python
 # the embedded default: heads, grounded VQA (each question reads the det
 # head's boxes) and <DET>/<SEG> text answers trained together, one text
 # instruction per image, every question its own conversation (an image's
-# questions read its tokens once: language.share_prefix), 9 epochs of 2000
-# images at about 0.6 s per batch of 16 on 2 idle cores (README, "What the
+# questions read its tokens once: language.share_prefix), each box's
+# region on its name and on the question's mention of it, 9 epochs of 2000
+# images at about 0.7 s per batch of 16 on 2 idle cores (README, "What the
 # embedded default reaches"). Every task,
 # classification and image-text retrieval too: CONFIG=configs/llava-detseg_clip-tiny_llama-tiny_1xb16-7e_shapes_text-grounded-1perimg_cls-itc.py
 # (README, "Tasks as parts"). Three text instructions per image,
