@@ -7,12 +7,6 @@ from llava_detseg.models.language.token_scores import (ChosenTokenProbs,
                                                        item_scores)
 
 
-@pytest.fixture(scope='module')
-def tokenizer():
-    from llava_detseg.models.language import build_tiny_tokenizer
-    return build_tiny_tokenizer(detseg_tokens=True)
-
-
 def test_chosen_token_probs_follow_each_choice():
     rec = ChosenTokenProbs()
     logits = [torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 5.0]]),

@@ -431,17 +431,18 @@ class LlavaLanguageBranch(BaseModule):
         # forward, and ranks answer different samples or none: a synced
         # loop would wait for a rank that is not generating.
         gen.setdefault('synced_gpus', False)
-        # last, after constrained decoding: what each choice was made from
-        recorder = ChosenTokenProbs() if return_details else None
+        processors = LogitsProcessorList(logits_processor or [])
+        if return_details:
+            # last, after constrained decoding: what each choice was made from
+            recorder = ChosenTokenProbs()
+            processors.append(recorder)
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,
             max_new_tokens=budget,
             num_beams=1,
             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
-            logits_processor=LogitsProcessorList(
-                list(logits_processor or []) + [recorder] if recorder else
-                logits_processor or []),
+            logits_processor=processors,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
             **sampling, **gen)

@@ -53,8 +53,7 @@ class RegionFeatures:
                 'language.region_features needs the <DET> / <loc_i> tokens: '
                 'set language.special_tokens')
         self.tokenizer = tokenizer
-        self._blank: Dict[int, bool] = {}  # id -> decodes to whitespace
-        self._separator: Dict[int, bool] = {}  # id -> the item separator
+        self._pieces: Dict[int, str] = {}  # id -> its text, stripped
         self._pooled: Optional[Dict[tuple, Tensor]] = None  # reuse_pooled
         self.det_open, self.det_close = ids[0], ids[1]
         self.loc_bin: Dict[int, int] = {t: b for b, t in enumerate(ids[2:])}
@@ -110,11 +109,14 @@ class RegionFeatures:
         return k if k >= 0 and ids[k] not in (self.det_open,
                                               self.det_close) else None
 
+    def _piece(self, token: int) -> str:
+        """The token's text, stripped (cached: blocks repeat few ids)."""
+        if token not in self._pieces:
+            self._pieces[token] = self.tokenizer.decode([token]).strip()
+        return self._pieces[token]
+
     def _is_blank(self, token: int) -> bool:
-        if token not in self._blank:
-            self._blank[token] = not self.tokenizer.decode(
-                [token]).strip()
-        return self._blank[token]
+        return not self._piece(token)
 
     def weights(self, boxes: Sequence[Sequence[int]], side: int,
                 device=None) -> Tensor:
@@ -200,10 +202,7 @@ class RegionFeatures:
         return k
 
     def _is_separator(self, token: int) -> bool:
-        if token not in self._separator:
-            self._separator[token] = self.tokenizer.decode(
-                [token]).strip() == ITEM_SEP.strip()
-        return self._separator[token]
+        return self._piece(token) == ITEM_SEP.strip()
 
     def insert(self, emb: Tensor, ids: Sequence[int],
                labels: Optional[Sequence[int]], image: Tensor,

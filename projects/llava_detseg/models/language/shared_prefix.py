@@ -108,9 +108,9 @@ def pack(embeds: Sequence[Tensor], labels: Sequence[Sequence[int]],
     where: Dict[int, Tuple[int, int, int, int]] = {}
     rows: List[List[int]] = []  # unit indices per row
     free: List[int] = []
-    capacity = max(u[0].shape[0] for u in units)
-    for u in sorted(range(len(units)), key=lambda u: -units[u][0].shape[0]):
-        size = units[u][0].shape[0]
+    capacity = max(len(u.inputs) for u in units)
+    for u in sorted(range(len(units)), key=lambda u: -len(units[u].inputs)):
+        size = len(units[u].inputs)
         r = next((r for r, f in enumerate(free) if f >= size), len(rows))
         if r == len(rows):
             rows.append([])
@@ -118,15 +118,15 @@ def pack(embeds: Sequence[Tensor], labels: Sequence[Sequence[int]],
         start = capacity - free[r]
         rows[r].append(u)
         free[r] -= size
-        for k, offset in units[u][3].items():
-            where[k] = (r, start, offset, units[u][4])
+        for k, offset in units[u].offsets.items():
+            where[k] = (r, start, offset, units[u].prefix)
     inputs, unit_ids, seg_ids, pos_ids = [], [], [], []
     for members in rows:
-        inputs.append(torch.cat([units[u][0] for u in members]))
-        unit_ids.append(torch.cat([torch.full_like(units[u][1], n)
+        inputs.append(torch.cat([units[u].inputs for u in members]))
+        unit_ids.append(torch.cat([torch.full_like(units[u].segments, n)
                                    for n, u in enumerate(members)]))
-        seg_ids.append(torch.cat([units[u][1] for u in members]))
-        pos_ids.append(torch.cat([units[u][2] for u in members]))
+        seg_ids.append(torch.cat([units[u].segments for u in members]))
+        pos_ids.append(torch.cat([units[u].positions for u in members]))
     inputs, _ = pad_sequences(inputs, left=False)
     length = inputs.shape[1]
     seg_ids = pad_sequence(seg_ids, batch_first=True, padding_value=-1)
@@ -153,9 +153,19 @@ def pack(embeds: Sequence[Tensor], labels: Sequence[Sequence[int]],
                            torch.cat(seq).to(device))
 
 
-def _unit(embeds: Sequence[Tensor], members: Sequence[int]) -> tuple:
-    """One group's rows ``(inputs, segment ids, positions, {conversation:
-    column of its segment in the unit}, prefix length)``."""
+class _Unit(NamedTuple):
+    """One group's rows: ``inputs`` (L, D), ``segments`` (L,) (0: the
+    prefix), ``positions`` (L,), ``offsets`` {conversation: column of its
+    segment in the unit} and the ``prefix`` length."""
+    inputs: Tensor
+    segments: Tensor
+    positions: Tensor
+    offsets: Dict[int, int]
+    prefix: int
+
+
+def _unit(embeds: Sequence[Tensor], members: Sequence[int]) -> _Unit:
+    """A group's shared prefix, then each member's rest as a segment."""
     prefix = shared_rows([embeds[k] for k in members])
     parts = [embeds[members[0]][:prefix]]
     seg = [torch.zeros(prefix, dtype=torch.long)]
@@ -168,8 +178,8 @@ def _unit(embeds: Sequence[Tensor], members: Sequence[int]) -> tuple:
         pos.append(torch.arange(prefix, prefix + rest.shape[0]))
         offsets[k] = offset
         offset += rest.shape[0]
-    return (torch.cat(parts), torch.cat(seg), torch.cat(pos), offsets,
-            prefix)
+    return _Unit(torch.cat(parts), torch.cat(seg), torch.cat(pos), offsets,
+                 prefix)
 
 
 def segment_mask(seg_ids: Tensor,
