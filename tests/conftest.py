@@ -134,3 +134,10 @@ def random_checkpoint(model_cfg, path: str, seed: int = 0) -> str:
     model.init_weights()
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
     return path
+
+
+@pytest.fixture(scope='module')
+def tokenizer():
+    """The tiny BPE tokenizer with the text format's tokens (language tests)."""
+    from llava_detseg.models.language import build_tiny_tokenizer
+    return build_tiny_tokenizer(detseg_tokens=True)
