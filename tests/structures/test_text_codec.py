@@ -63,8 +63,23 @@ def test_box_round_trip_within_one_bin(case):
     bin_size = np.array([w, h, w, h]) / codec.num_bins
     err = np.abs(parsed.bboxes - boxes[order])
     assert (err <= bin_size + 1e-3).all()
-    # rank scores keep the written order
-    assert (np.diff(parsed.scores) < 0).all()
+    # rank scores keep the written order within each class
+    for c in np.unique(parsed.labels):
+        assert (np.diff(parsed.scores[parsed.labels == c]) < 0).all()
+
+
+def test_rank_scores_rank_within_each_class():
+    """Class runs (two circles, then a square): the square is its class's
+    first box and gets 1, as the first circle does; the second circle 1/2.
+    COCO ranks each class apart, so the format's class order ranks nothing.
+    """
+    codec = DetSegTextCodec(('circle', 'square'))
+    text = ('Answer: <DET>circle <loc_1><loc_1><loc_9><loc_9>; '
+            'circle <loc_20><loc_20><loc_29><loc_29>; '
+            'square <loc_40><loc_40><loc_49><loc_49></DET>')
+    parsed = codec.decode(text, (100, 100))
+    assert parsed.labels.tolist() == [0, 0, 1]
+    assert parsed.scores.tolist() == [1.0, 0.5, 1.0]
 
 
 def test_at_most_max_boxes_highest_scores_first():

@@ -10,7 +10,8 @@ def copied_box_scores(codec: DetSegTextCodec, parsed: ParsedResponse,
                       floor_score: float) -> np.ndarray:
     """Per text box: the score of the head box it copies (same class, same
     bins: the item the grounded context offered), else its rank score
-    ``(N - i) / N`` times ``floor_score``, below every copied one.
+    (``(N_c - i) / N_c`` within its class) times ``floor_score``, below
+    every copied one.
 
     Args:
         codec: The codec the context was written with.

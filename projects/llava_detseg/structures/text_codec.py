@@ -12,8 +12,9 @@ The contract (documented in ``docs/text_format.md``)::
   than half a bin (``W / 2000``) from the encoded one.
 * Boxes are ``x1 y1 x2 y2`` in mmdet's continuous pixel frame, ordered by
   descending score, at most ``max_boxes`` of them. Text has no scores: the
-  decoder gives the i-th of N boxes the rank score ``(N - i) / N`` so that
-  COCO's ranking sees the order the model wrote.
+  decoder gives the i-th of the N_c boxes of a class the rank score
+  ``(N_c - i) / N_c`` so that COCO's per-class ranking sees the order the
+  model wrote.
 * Polygons are traced on a label map (a semantic map): one ``<poly>`` per
   connected region (8-connectivity, OpenCV ``findContours`` with
   ``RETR_EXTERNAL``), simplified by ``approxPolyDP`` with ``tolerance``

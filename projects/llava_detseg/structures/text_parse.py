@@ -41,7 +41,9 @@ class ParsedResponse:
         img_shape (tuple): ``(h, w)`` the coordinates were decoded for.
         bboxes (np.ndarray): (N, 4) float32 ``x1 y1 x2 y2`` in pixels.
         labels (np.ndarray): (N,) int64 indices into ``classes``.
-        scores (np.ndarray): (N,) float32 rank scores ``(N - i) / N``.
+        scores (np.ndarray): (N,) float32 rank scores: the i-th of the
+            N_c boxes of its class gets ``(N_c - i) / N_c``
+            (:func:`class_rank_scores`).
         polygons (list): ``(seg label, (K, 2) float32 pixel-centre xy)``.
         has_det (bool): A ``<DET>`` block was present.
         has_seg (bool): A ``<SEG>`` block was present.
@@ -102,7 +104,6 @@ def parse_response(codec: 'DetSegTextCodec', text: str,
         else:
             for item in _items(content):
                 polygons += _parse_region(codec, item, w, h, failures)
-    n = len(boxes)
     answer = ' '.join(' '.join(outside).split())
     if answer.startswith(ANSWER_PREFIX):
         answer = answer[len(ANSWER_PREFIX):].strip()
@@ -111,11 +112,28 @@ def parse_response(codec: 'DetSegTextCodec', text: str,
         img_shape=(int(img_shape[0]), int(img_shape[1])),
         bboxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         labels=np.asarray(labels, np.int64),
-        scores=(np.arange(n, 0, -1, dtype=np.float32) / max(n, 1)),
+        scores=class_rank_scores(np.asarray(labels, np.int64)),
         polygons=polygons,
         has_det=has['DET'],
         has_seg=has['SEG'],
         failures=failures)
+
+def class_rank_scores(labels: np.ndarray) -> np.ndarray:
+    """Rank scores in written order within each class: the i-th of the
+    N_c boxes of class c gets ``(N_c - i) / N_c``.
+
+    COCO AP ranks each class's boxes across images. Answers written in
+    class runs (all circles, then all squares) would, under one rank over
+    the whole answer, put every circle above every square of the same
+    image, an order of the format, not of the model's belief; per class,
+    the rank is the order the model chose among the boxes COCO compares.
+    """
+    scores = np.zeros(len(labels), np.float32)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        scores[idx] = np.arange(len(idx), 0, -1, dtype=np.float32) / len(idx)
+    return scores
+
 
 def _split_blocks(text: str, failures: Counter) -> tuple:
     """``([(kind, content)], [text outside blocks])``.

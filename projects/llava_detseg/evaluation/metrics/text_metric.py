@@ -30,11 +30,13 @@ class TextDetSegMetric(BaseMetric):
         boxes (score >= ``head_score_thr``, same class, same bins: the item
         the grounded context offered) carries that box's score, as the
         answer refers to that detection; other boxes get the rank score
-        ``(N - i) / N`` times ``head_score_thr``, below every copied one.
+        (the i-th of its class's N_c boxes: ``(N_c - i) / N_c``) times
+        ``head_score_thr``, below every copied one.
         The rank-score numbers are reported beside them (``rank_bbox_mAP``
         ...), so the ranking's share of the result stays visible.
-      - ``'rank'``: rank scores ``(N - i) / N`` for all boxes (the codec's;
-        generative answers copy nothing, so there both are the same).
+      - ``'rank'``: rank scores ``(N_c - i) / N_c`` per class for all
+        boxes (the codec's; generative answers copy nothing, so there both
+        are the same).
 
       Where the model gave its confidence in each box
       (``pred_text_box_scores``: the probability of the box's class-name

@@ -1,7 +1,8 @@
 """The language model's own confidence in each box it writes.
 
 COCO AP ranks boxes across images, and a text answer has no scores: the
-codec's rank scores ``(N - i) / N`` order the boxes of one answer only.
+codec's rank scores ``(N_c - i) / N_c`` (per class) order the boxes of one
+answer only.
 Pix2Seq scores each box it generates by the likelihood of its class token;
 here a box of a ``<DET>`` answer gets the probability the model gave its
 class name's first token when it chose it, against closing the block or
