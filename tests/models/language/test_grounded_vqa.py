@@ -244,8 +244,8 @@ def test_region_token_mode_trains_and_answers(cfg):
     rows = []
     embed = lang._embed
 
-    def spy(ids, image, limit=None, labels=None):
-        out, lab = embed(ids, image, limit, labels)
+    def spy(ids, image, limit=None, labels=None, emb=None):
+        out, lab = embed(ids, image, limit, labels, emb=emb)
         n_box = len(lang.regions.scan(ids, limit))
         n_img = int(-200 in ids) * (image.shape[0] - 1)
         rows.append((out.shape[0], len(ids) + n_box + n_img, n_box, lab))

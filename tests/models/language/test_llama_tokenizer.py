@@ -223,3 +223,41 @@ def test_whole_answer_round_trips(llama_tokenizer_dirs, seed):
         np.testing.assert_array_equal(got.labels, want.labels)
         np.testing.assert_array_equal(got.render_sem_seg(),
                                       want.render_sem_seg())
+
+
+@pytest.mark.parametrize('kind', ['vicuna', 'tiny'])
+def test_prefetch_tokenizes_a_batch_in_one_call(vicuna, tokenizer, kind):
+    """``prefetch`` tokenizes every new piece of a batch of conversations
+    in one batched call; ``encode_train`` then calls the tokenizer no more
+    and returns what it returns without the prefetch."""
+    tok = vicuna if kind == 'vicuna' else tokenizer
+    spacing = space_after_open if kind == 'vicuna' else None
+    convs = [_conv(_answer(seed)[0]) for seed in range(3)]
+    convs.append([{'from': 'human', 'value': 'Is it <image> red?'},
+                  {'from': 'gpt', 'value': 'no'}])
+    want = [ConversationTokenizer(tok, text_transform=spacing).encode_train(c)
+            for c in convs]
+
+    calls = []
+
+    class Counting:
+        """The tokenizer, counting its calls."""
+
+        def __len__(self):
+            return len(tok)
+
+        def __getattr__(self, name):
+            return getattr(tok, name)
+
+        def __call__(self, text, **kwargs):
+            calls.append(text)
+            return tok(text, **kwargs)
+
+    conv = ConversationTokenizer(Counting(), text_transform=spacing)
+    conv.prefetch(convs)
+    assert len(calls) == 1 and isinstance(calls[0], list)
+    assert len(calls[0]) == len(set(calls[0])) > len(convs)
+    assert [conv.encode_train(c) for c in convs] == want
+    assert len(calls) == 1
+    conv.prefetch(convs)  # nothing new
+    assert len(calls) == 1

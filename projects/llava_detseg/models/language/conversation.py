@@ -92,16 +92,53 @@ class ConversationTokenizer:
         # and the short answers recur in every batch
         self._ids: Dict[Tuple[int, str], Tuple[int, ...]] = {}
 
-    def _text(self, text: str) -> List[int]:
-        ids: List[int] = []
+    def _parts(self, text: str) -> List[str]:
+        """The pieces tokenized apart: the text between ``<image>`` tokens
+        (after ``text_transform``)."""
         if self.text_transform is not None:
             text = self.text_transform(text)
-        for i, part in enumerate(text.split(IMAGE_TOKEN)):
+        return text.split(IMAGE_TOKEN)
+
+    def _text(self, text: str) -> List[int]:
+        ids: List[int] = []
+        for i, part in enumerate(self._parts(text)):
             if i:
                 ids.append(IMAGE_PLACEHOLDER)
             if part:
                 ids += self._tokenize(part)
         return ids
+
+    @staticmethod
+    def _train_texts(conversation: Conversation, lead) -> List[str]:
+        """The texts :meth:`encode_train` tokenizes, in order."""
+        texts = []
+        for k, (question, answer) in enumerate(split_turns(conversation)):
+            texts.append(f'{lead(k)}USER: {question} ASSISTANT:')
+            if answer is not None:
+                texts.append(' ' + answer)
+        return texts
+
+    def prefetch(self, conversations: Sequence[Conversation]) -> None:
+        """Tokenize the pieces of ``conversations`` not yet cached in one
+        batched call, so that :meth:`encode_train` then only reads the
+        cache: a training step's ~100 conversations bring ~100 new pieces
+        (their ``<DET>`` blocks), and one call per piece cost ~0.2 ms of
+        Python each."""
+        size = len(self.tokenizer)
+        todo = sorted({
+            part
+            for conv in conversations
+            for text in self._train_texts(conv, self._lead)
+            for part in self._parts(text)
+            if part and (size, part) not in self._ids
+        })
+        if not todo:
+            return
+        if len(self._ids) + len(todo) > 8192:  # bounded, as _tokenize's
+            self._ids.clear()
+        encoded = self.tokenizer(todo, add_special_tokens=False).input_ids
+        for part, ids in zip(todo, encoded):
+            self._ids[(size, part)] = tuple(ids)
 
     def _tokenize(self, part: str) -> Tuple[int, ...]:
         key = (len(self.tokenizer), part)
@@ -134,6 +171,7 @@ class ConversationTokenizer:
             ids += prompt
             labels += [IGNORE_INDEX] * len(prompt)
             if answer is not None:
+                # the same text as _train_texts', so prefetch's cache holds
                 target = self._text(' ' + answer) + [
                     self.tokenizer.eos_token_id
                 ]

@@ -262,13 +262,16 @@ class LlavaLanguageBranch(BaseModule):
 
     def _embed(self, ids: List[int], image: Tensor,
                limit: Optional[int] = None,
-               labels: Optional[List[int]] = None
+               labels: Optional[List[int]] = None,
+               emb: Optional[Tensor] = None
                ) -> Tuple[Tensor, Optional[List[int]]]:
         """Embed ``ids``, splicing ``image`` (N, D) in at the placeholder
         (``limit``: where the prompt's region features stop); ``labels``
-        come back aligned with the rows (``None`` if not given)."""
-        ids_t = torch.tensor(ids, device=image.device)
-        emb = self.llava.get_input_embeddings()(ids_t.clamp(min=0))
+        come back aligned with the rows (``None`` if not given). ``emb``:
+        the token embeddings of ``ids``, when looked up already."""
+        if emb is None:
+            ids_t = torch.tensor(ids, device=image.device)
+            emb = self.llava.get_input_embeddings()(ids_t.clamp(min=0))
         if self.context_segment is not None:
             emb = self.context_segment(emb, ids, limit)
         if self.regions is not None and self.region_tokens:
@@ -332,10 +335,19 @@ class LlavaLanguageBranch(BaseModule):
         position's sequence index (T,).
         """
         embeds, labels, detached = [], [], []
+        self.conv_tokenizer.prefetch(conversations)
+        for conv in conversations:
+            self._check(conv)
+        encoded = [self.conv_tokenizer.encode_train(c) for c in conversations]
+        # one lookup for the whole batch: one embedding backward instead of
+        # one per conversation (each a zero-filled vocabulary-sized grad)
+        flat = torch.tensor([t for ids, _ in encoded for t in ids],
+                            device=image_tokens.device)
+        token_embeds = self.llava.get_input_embeddings()(
+            flat.clamp(min=0)).split([len(ids) for ids, _ in encoded])
         with self.regions.reuse_pooled() if self.regions else nullcontext():
-            for conv, i in zip(conversations, image_index):
-                self._check(conv)
-                ids, lab = self.conv_tokenizer.encode_train(conv)
+            for conv, i, (ids, lab), tok in zip(conversations, image_index,
+                                                encoded, token_embeds):
                 image = image_tokens[i]
                 if conv[0].get(DETACH_IMAGE):
                     # ImageLevelConversations(detach_image=True): the answer
@@ -345,7 +357,7 @@ class LlavaLanguageBranch(BaseModule):
                 first = next(
                     (k for k, t in enumerate(lab) if t != IGNORE_INDEX),
                     len(ids))
-                emb, lab = self._embed(ids, image, first, lab)
+                emb, lab = self._embed(ids, image, first, lab, emb=tok)
                 embeds.append(emb)
                 labels.append(lab)
                 detached.append(bool(conv[0].get(DETACH_IMAGE)))
