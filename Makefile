@@ -36,7 +36,7 @@ train: data checkpoints
 
 evaluate:
 	$(PY) tools/test.py $(CONFIG) "$$(cat $(WORK_DIR)/last_checkpoint)" \
-	    --work-dir $(WORK_DIR) --show-dir vis
+	    --work-dir $(WORK_DIR) --show-dir vis --show-interval 20
 
 demo: train evaluate
 

@@ -101,11 +101,12 @@ class ConversationTokenizer:
 
     def _text(self, text: str) -> List[int]:
         ids: List[int] = []
+        size = len(self.tokenizer)  # once: a fast tokenizer counts anew
         for i, part in enumerate(self._parts(text)):
             if i:
                 ids.append(IMAGE_PLACEHOLDER)
             if part:
-                ids += self._tokenize(part)
+                ids += self._tokenize(part, size)
         return ids
 
     @staticmethod
@@ -140,8 +141,8 @@ class ConversationTokenizer:
         for part, ids in zip(todo, encoded):
             self._ids[(size, part)] = tuple(ids)
 
-    def _tokenize(self, part: str) -> Tuple[int, ...]:
-        key = (len(self.tokenizer), part)
+    def _tokenize(self, part: str, size: int) -> Tuple[int, ...]:
+        key = (size, part)
         ids = self._ids.get(key)
         if ids is None:
             if len(self._ids) >= 8192:  # bounded: blocks differ per image

@@ -367,7 +367,8 @@ class LlavaLanguageBranch(BaseModule):
             hidden = self.llava.model.language_model(
                 inputs_embeds=packed.inputs,
                 attention_mask=packed.attention_mask,
-                position_ids=packed.position_ids).last_hidden_state
+                position_ids=packed.position_ids,
+                use_cache=False).last_hidden_state
             logits = self.llava.lm_head(hidden.flatten(0, 1)[packed.gather])
             if return_rows:
                 return logits, packed.target, packed.seq
@@ -377,7 +378,8 @@ class LlavaLanguageBranch(BaseModule):
         for row, lab in enumerate(labels):
             labels_t[row, :len(lab)] = torch.tensor(lab)
         hidden = self.llava.model.language_model(
-            inputs_embeds=inputs, attention_mask=mask).last_hidden_state
+            inputs_embeds=inputs, attention_mask=mask,
+            use_cache=False).last_hidden_state
         # Only answer positions go through lm_head: with a 32k vocabulary and
         # hundreds of visual tokens that is most of the head's cost saved.
         target = labels_t[:, 1:]
