@@ -143,6 +143,36 @@ def test_context_noise_makes_detector_like_contexts():
     assert item['context'].count('<loc_') == 12
 
 
+def test_annotated_answers_leave_the_extras_out():
+    """context_noise.answer='annotated': the noisy context keeps its extra
+    boxes, and det answers hold exactly the annotated ones of the asked
+    classes, in context order."""
+    np.random.seed(0)
+    t = GenerateTextInstructions(
+        CLASSES, kinds=('det_all', 'det_class'), num_per_image=2,
+        context_noise=dict(prob=1.0, max_extra=6, answer='annotated'))
+    codec = DetSegTextCodec(CLASSES)
+    gt = _results()
+    want = codec.det_items(gt['gt_bboxes'], gt['gt_bboxes_labels'],
+                           (100, 200))
+    extra = 0
+    for _ in range(20):
+        for item in t(_results())['text_conversations']:
+            ctx_items = [p for p in item['context'].split('<DET>')[1].split(
+                '</DET>')[0].split('; ') if p]
+            body = item['answer'].split('<DET>')[1].split('</DET>')[0]
+            pieces = [p for p in body.split('; ') if p]
+            asked = [w for c, w in want if c in item['det']]
+            assert sorted(pieces) == sorted(asked)
+            # in context order
+            assert pieces == [p for p in ctx_items if p in pieces]
+            extra += len(ctx_items) - len(want)
+    assert extra > 20
+    with pytest.raises(ValueError, match='answer'):
+        GenerateTextInstructions(CLASSES,
+                                 context_noise=dict(answer='some'))
+
+
 def test_class_answer_order_groups_the_context_by_class():
     """answer_order='class': a "detect all" answer holds the context's items
     one class after another (class-index order), each class in context

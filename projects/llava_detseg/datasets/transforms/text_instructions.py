@@ -1,5 +1,5 @@
 """Instructions whose answers are ``<DET>`` / ``<SEG>`` blocks, from annotations."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -112,7 +112,11 @@ class GenerateTextInstructions(BaseTransform):
             model learns to copy the heads' list, whatever its length,
             instead of writing as many boxes as it sees objects. ``count``
             and ``where`` keep the annotations (their answers are facts
-            about the image). Default None: annotations only.
+            about the image). ``answer``: ``'all'`` (default) selects from
+            every context item; ``'annotated'`` leaves the extras out, so
+            that the model learns to judge each box it copies (its
+            probability of writing an item is then a confidence the
+            heads' scores do not give it). Default None: annotations only.
         answer_order (str): Order of the items an answer selects from a
             ``<DET>`` context: ``'context'`` (default: the context's, i.e.
             score order) or ``'class'`` (grouped by class in class-index
@@ -167,13 +171,17 @@ class GenerateTextInstructions(BaseTransform):
         self.context_noise = None
         if context_noise is not None:
             noise = dict(prob=0.5, max_extra=8, gt_score=(0.3, 1.0),
-                         extra_score=(0.1, 0.6))
+                         extra_score=(0.1, 0.6), answer='all')
             unknown = set(context_noise) - set(noise)
             if unknown:
                 raise ValueError('GenerateTextInstructions: unknown '
                                  f'context_noise keys {sorted(unknown)}; '
                                  f'known: {sorted(noise)}')
             noise.update(context_noise)
+            if noise['answer'] not in ('all', 'annotated'):
+                raise ValueError('GenerateTextInstructions: context_noise.'
+                                 'answer must be "all" or "annotated", got '
+                                 f'{noise["answer"]!r}')
             self.context_noise = noise
 
     # ------------------------------------------------------------------
@@ -194,7 +202,8 @@ class GenerateTextInstructions(BaseTransform):
         noise = self.context_noise
         if noise is not None and self.num_per_image is not None and \
                 np.random.rand() < noise['prob']:
-            ctx['noisy_det'] = self._noisy_det(boxes, labels, shape)
+            ctx['noisy_det'], ctx['noisy_annotated'] = self._noisy_det(
+                boxes, labels, shape)
         makers = [k for k in self.kinds if self._applicable(k, ctx)]
         out = []
         if self.num_per_image is None:
@@ -207,8 +216,9 @@ class GenerateTextInstructions(BaseTransform):
         return results
 
     def _noisy_det(self, boxes: np.ndarray, labels: np.ndarray,
-                   shape) -> list:
-        """Det items of the boxes plus detector-like extras, by score."""
+                   shape) -> Tuple[list, List[bool]]:
+        """Det items of the boxes plus detector-like extras, by score, and
+        whether each item is an annotated box."""
         noise = self.context_noise
         h, w = float(shape[0]), float(shape[1])
         n = len(boxes)
@@ -229,10 +239,13 @@ class GenerateTextInstructions(BaseTransform):
             all_boxes.append(box)
             all_labels.append(np.random.randint(len(self.codec.classes)))
             scores.append(np.random.uniform(*noise['extra_score']))
-        return self.codec.det_items(
+        scores = np.asarray(scores)
+        items = self.codec.det_items(
             np.asarray(all_boxes, np.float64).reshape(-1, 4),
-            np.asarray(all_labels, np.int64), shape,
-            scores=np.asarray(scores))
+            np.asarray(all_labels, np.int64), shape, scores=scores)
+        # det_items' order: by score, stable, cut at max_boxes
+        order = np.argsort(-scores, kind='stable')[:len(items)]
+        return items, (order < n).tolist()
 
     def _applicable(self, kind: str, ctx: dict) -> bool:
         if kind.startswith('seg') or kind == 'compound':
@@ -334,10 +347,14 @@ class GenerateTextInstructions(BaseTransform):
         blocks, context, count = [], [], None
         if det_sel is not None:
             det = ctx['det']
+            keep = [True] * len(det)
             if kind in ('det_all', 'det_class', 'compound') and \
                     ctx.get('noisy_det') is not None:
                 det = ctx['noisy_det']
-            items = [i for i in det if i[0] in det_sel]
+                keep = ctx['noisy_annotated'] if \
+                    self.context_noise['answer'] == 'annotated' else \
+                    [True] * len(det)
+            items = [i for i, k in zip(det, keep) if k and i[0] in det_sel]
             if self.answer_order == 'class':  # stable: context order within
                 items.sort(key=lambda i: i[0])
             blocks.append(codec.det_block(items))

@@ -39,8 +39,9 @@ class TextDetSegMetric(BaseMetric):
         are the same).
 
       Where the model gave its confidence in each box
-      (``pred_text_box_scores``: the probability of the box's class-name
-      token, ``token_scores.py``), AP with those is reported too
+      (``pred_text_box_scores``: the probability the model gave the box's
+      tokens before constrained decoding, ``token_scores.py``), AP with
+      those is reported too
       (``lm_bbox_mAP`` ...): the ranking the language model makes itself,
       comparable across images. An answer whose parsed boxes do not match
       its scored ones one to one (a malformed item) falls back to its rank

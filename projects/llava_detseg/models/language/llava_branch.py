@@ -447,9 +447,10 @@ class LlavaLanguageBranch(BaseModule):
         gen.setdefault('synced_gpus', False)
         processors = LogitsProcessorList(logits_processor or [])
         if return_details:
-            # last, after constrained decoding: what each choice was made from
+            # first, before constrained decoding: the model's own
+            # distribution, not the one the format's masks leave
             recorder = ChosenTokenProbs()
-            processors.append(recorder)
+            processors.insert(0, recorder)
         out = self.llava.generate(
             inputs_embeds=inputs,
             attention_mask=mask,

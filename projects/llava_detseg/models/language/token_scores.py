@@ -5,10 +5,12 @@ codec's rank scores ``(N_c - i) / N_c`` (per class) order the boxes of one
 answer only.
 Pix2Seq scores each box it generates by the likelihood of its class token;
 here a box of a ``<DET>`` answer gets the probability the model gave its
-class name's first token when it chose it, against closing the block or
-another name (after constrained decoding, so only the tokens the format
-allows compete). A grounded answer that copies its context then says how
-sure the model was to copy each item.
+tokens, its class name's and its four ``<loc>`` tokens', in its own
+distribution before constrained decoding masks it: how likely the model
+was to write that item at that point. A grounded answer's items are
+copied from the context (the decoder keeps them all), so the score is
+the model's judgement of each copied box: whether it would have written
+that box next, or another of the context's, or closed the class.
 
 :class:`ChosenTokenProbs` records that probability at every decoding step
 without keeping any step's full distribution (a 32k vocabulary x hundreds
@@ -17,6 +19,7 @@ score per box from them.
 """
 from typing import List, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from transformers import LogitsProcessor
@@ -26,8 +29,9 @@ from .region_features import RegionFeatures
 
 class ChosenTokenProbs(LogitsProcessor):
     """A logits processor that changes nothing and keeps, per step, the
-    probability of the token then chosen (place it after every processor
-    that masks or rescales, so it sees what the choice was made from).
+    probability of the token then chosen in the distribution it is given
+    (placed first, the model's own; after the processors that mask, the
+    distribution the choice was made from).
 
     A step's token is known at the next call (``input_ids[:, -1]``); the
     last step's at :meth:`finish`.
@@ -63,9 +67,12 @@ class ChosenTokenProbs(LogitsProcessor):
 def item_scores(scanner: RegionFeatures, ids: Sequence[int],
                 probs: Sequence[float]) -> List[float]:
     """One score per box of the ``<DET>`` blocks in generated ``ids``: the
-    probability of the first token of its class name (aligned ``probs``)."""
+    probability of the item's tokens, its class name's first to its last
+    ``<loc>`` (aligned ``probs``): how likely the model was to write this
+    item there, its class and which of the context's boxes."""
     out = []
-    for name_end, _, _ in scanner.scan(ids):
+    for name_end, _, end in scanner.scan(ids):
         start = scanner.name_start(ids, name_end)
-        out.append(float(probs[start]) if start < len(probs) else 0.0)
+        out.append(float(np.prod(probs[start:end], dtype=np.float64))
+                   if end <= len(probs) else 0.0)
     return out
