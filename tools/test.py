@@ -65,7 +65,7 @@ def parse_args() -> argparse.Namespace:
 def trigger_visualization_hook(cfg, args) -> None:
     """Turn on drawing, as mmdet's test tool does (every
     ``--show-interval``-th sample)."""
-    hook = cfg.default_hooks.get('visualization')
+    hook = (cfg.get('default_hooks') or {}).get('visualization')
     if hook is None:
         raise RuntimeError('--show / --show-dir need a "visualization" entry '
                            'in default_hooks')
@@ -119,7 +119,7 @@ def main() -> int:
         return 2
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
-    elif cfg.default_hooks.get('visualization') is not None:
+    elif (cfg.get('default_hooks') or {}).get('visualization') is not None:
         # the configs draw every interval-th *validation* sample; mmdet's
         # hook would draw every test sample (16 s of a 53 s evaluation of
         # the shapes val split): a test run draws when asked, as in mmdet
