@@ -346,15 +346,14 @@ class GenerateTextInstructions(BaseTransform):
                         gt='')
         blocks, context, count = [], [], None
         if det_sel is not None:
-            det = ctx['det']
-            keep = [True] * len(det)
+            det, answerable = ctx['det'], None  # None: every item
             if kind in ('det_all', 'det_class', 'compound') and \
                     ctx.get('noisy_det') is not None:
                 det = ctx['noisy_det']
-                keep = ctx['noisy_annotated'] if \
-                    self.context_noise['answer'] == 'annotated' else \
-                    [True] * len(det)
-            items = [i for i, k in zip(det, keep) if k and i[0] in det_sel]
+                if self.context_noise['answer'] == 'annotated':
+                    answerable = ctx['noisy_annotated']
+            items = [i for k, i in enumerate(det) if i[0] in det_sel and (
+                answerable is None or answerable[k])]
             if self.answer_order == 'class':  # stable: context order within
                 items.sort(key=lambda i: i[0])
             blocks.append(codec.det_block(items))

@@ -109,15 +109,14 @@ class ConversationTokenizer:
                 ids += self._tokenize(part, size)
         return ids
 
-    @staticmethod
-    def _train_texts(conversation: Conversation, lead) -> List[str]:
-        """The texts :meth:`encode_train` tokenizes, in order."""
-        texts = []
-        for k, (question, answer) in enumerate(split_turns(conversation)):
-            texts.append(f'{lead(k)}USER: {question} ASSISTANT:')
-            if answer is not None:
-                texts.append(' ' + answer)
-        return texts
+    def _turn_texts(self, conversation: Conversation
+                    ) -> List[Tuple[str, Optional[str]]]:
+        """``(prompt text, answer text or None)`` per turn: what
+        :meth:`encode_train` tokenizes and :meth:`prefetch` caches."""
+        return [(f'{self._lead(k)}USER: {question} ASSISTANT:',
+                 None if answer is None else ' ' + answer)
+                for k, (question, answer) in enumerate(
+                    split_turns(conversation))]
 
     def prefetch(self, conversations: Sequence[Conversation]) -> None:
         """Tokenize the pieces of ``conversations`` not yet cached in one
@@ -129,26 +128,31 @@ class ConversationTokenizer:
         todo = sorted({
             part
             for conv in conversations
-            for text in self._train_texts(conv, self._lead)
+            for turn in self._turn_texts(conv)
+            for text in turn if text is not None
             for part in self._parts(text)
             if part and (size, part) not in self._ids
         })
-        if not todo:
-            return
-        if len(self._ids) + len(todo) > 8192:  # bounded, as _tokenize's
-            self._ids.clear()
-        encoded = self.tokenizer(todo, add_special_tokens=False).input_ids
-        for part, ids in zip(todo, encoded):
-            self._ids[(size, part)] = tuple(ids)
+        if todo:
+            encoded = self.tokenizer(todo, add_special_tokens=False).input_ids
+            for part, ids in zip(todo, encoded):
+                self._store((size, part), ids)
 
     def _tokenize(self, part: str, size: int) -> Tuple[int, ...]:
         key = (size, part)
         ids = self._ids.get(key)
         if ids is None:
-            if len(self._ids) >= 8192:  # bounded: blocks differ per image
-                self._ids.clear()
-            ids = self._ids[key] = tuple(
-                self.tokenizer(part, add_special_tokens=False).input_ids)
+            ids = self._store(key, self.tokenizer(
+                part, add_special_tokens=False).input_ids)
+        return ids
+
+    def _store(self, key: Tuple[int, str],
+               ids: Sequence[int]) -> Tuple[int, ...]:
+        """Cache ``ids`` under ``key``; the cache is bounded (the blocks
+        differ per image), cleared whole when full."""
+        if len(self._ids) >= 8192:
+            self._ids.clear()
+        ids = self._ids[key] = tuple(ids)
         return ids
 
     def _lead(self, turn: int) -> str:
@@ -166,14 +170,12 @@ class ConversationTokenizer:
         """Return ``(input_ids, labels)`` for teacher forcing."""
         ids = [self.tokenizer.bos_token_id]
         labels = [IGNORE_INDEX]
-        for k, (question, answer) in enumerate(split_turns(conversation)):
-            prompt = self._text(
-                f'{self._lead(k)}USER: {question} ASSISTANT:')
+        for prompt_text, answer_text in self._turn_texts(conversation):
+            prompt = self._text(prompt_text)
             ids += prompt
             labels += [IGNORE_INDEX] * len(prompt)
-            if answer is not None:
-                # the same text as _train_texts', so prefetch's cache holds
-                target = self._text(' ' + answer) + [
+            if answer_text is not None:
+                target = self._text(answer_text) + [
                     self.tokenizer.eos_token_id
                 ]
                 ids += target
