@@ -9,9 +9,13 @@ classes = ('circle', 'square', 'triangle')
 text_mode = 'grounded'
 # low: text-mAP can only reach head-mAP if the context keeps the heads' recall
 context_score_thr = 0.1
-# ignore specks of the predicted semantic map in prompts and answers
+# ignore specks of the predicted semantic map in prompts and answers;
+# <SEG> blocks name the label with the most pixels first, as <DET> blocks
+# name the most confident box's class first (answer_order='confidence'
+# below): answers of both kinds then name their classes in the order
+# their context does
 codec = dict(max_boxes=20, max_vertices=16, tolerance=1.0,
-             min_region_area=16)
+             min_region_area=16, seg_order='area')
 
 model = dict(
     language=dict(special_tokens=dict(num_bins=1000)),
@@ -43,9 +47,12 @@ clean_train_pipeline = [
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='SampleConversations', max_num=6),  # as the plain config
     dict(type='MergeConversations'),
-    # answers list one class after another, as class runs decode them
+    # answers list one class after another, as class runs decode them, the
+    # class of the context's first (most confident) box first: the class
+    # order then tells a reader of the text which classes the model is
+    # surest of (the rank scores of text_parse.answer_rank_scores)
     dict(type='GenerateTextInstructions', classes=classes, num_per_image=3,
-         coords='img_shape', codec=codec, answer_order='class'),
+         coords='img_shape', codec=codec, answer_order='confidence'),
     dict(type='PackMultiTaskInputs'),
 ]
 # contexts that look like the heads' output (duplicates, low-score boxes),
@@ -66,7 +73,7 @@ test_pipeline = [
     # boxes and maps are still in original coordinates here
     dict(type='GenerateTextInstructions', classes=classes,
          num_per_image=None, coords='ori_shape', codec=codec,
-         answer_order='class'),
+         answer_order='confidence'),
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -33,7 +33,7 @@ model = dict(
 
 coco_text = dict(type='GenerateTextInstructions', classes=det_classes,
                  kinds=('det_all', 'det_class', 'count', 'where'),
-                 codec=coco_codec, answer_order='class')
+                 codec=coco_codec, answer_order='confidence')
 ade_text = dict(type='GenerateTextInstructions', classes=seg_classes,
                 seg_classes=seg_classes, kinds=('seg_all', 'seg_class'),
                 codec=ade_codec)

@@ -207,3 +207,37 @@ def test_class_answer_order_groups_the_context_by_class():
     assert grouped >= 3  # the noisy contexts do interleave classes
     with pytest.raises(ValueError, match='answer_order'):
         GenerateTextInstructions(CLASSES, answer_order='size')
+
+
+def test_confidence_answer_order_puts_the_first_seen_class_first():
+    """answer_order='confidence': class runs as with 'class', ordered by
+    where each class first appears in the (score-ordered) context; the
+    items are those of answer_order='class', the class order follows the
+    context, not the class index."""
+    kinds = ('det_all', 'det_class')
+    make = [GenerateTextInstructions(
+        CLASSES, kinds=kinds, num_per_image=2,
+        context_noise=dict(prob=1.0, max_extra=6), answer_order=order)
+            for order in ('class', 'confidence')]
+    reordered = 0
+    for seed in range(10):
+        out = []
+        for t in make:
+            np.random.seed(seed)
+            out.append(t(_results())['text_conversations'])
+        for x, y in zip(*out):
+            assert x['context'] == y['context'] and x['kind'] == y['kind']
+            ctx = [p.split(' <')[0] for p in x['context'][5:-6].split('; ')
+                   if p]
+            names = [p.split(' <')[0] for p in y['answer'].split('<DET>')[
+                1].split('</DET>')[0].split('; ') if p]
+            assert sorted(names) == sorted(
+                p.split(' <')[0] for p in x['answer'].split('<DET>')[1].split(
+                    '</DET>')[0].split('; ') if p)
+            runs = list(dict.fromkeys(names))
+            # one run per class, in the order the context first names them
+            assert len(runs) == len([k for k in range(len(names)) if k == 0
+                                     or names[k] != names[k - 1]])
+            assert runs == [c for c in dict.fromkeys(ctx) if c in runs]
+            reordered += runs != sorted(runs, key=CLASSES.index)
+    assert reordered >= 3  # the contexts do put other classes first

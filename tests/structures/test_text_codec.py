@@ -68,18 +68,27 @@ def test_box_round_trip_within_one_bin(case):
         assert (np.diff(parsed.scores[parsed.labels == c]) < 0).all()
 
 
-def test_rank_scores_rank_within_each_class():
-    """Class runs (two circles, then a square): the square is its class's
-    first box and gets 1, as the first circle does; the second circle 1/2.
-    COCO ranks each class apart, so the format's class order ranks nothing.
-    """
+def test_rank_scores_rank_classes_by_place_and_boxes_within_class():
+    """Class runs (two circles, then a square): the circles are the first of
+    two classes (factor 1): 1 and 1/2; the square the second (factor 1/2)
+    and its class's first box: 1/2. Written square first, the square gets
+    1 and the circles 1/2 and 1/4: the class order carries the ranking,
+    the format's fixed class order would not."""
     codec = DetSegTextCodec(('circle', 'square'))
-    text = ('Answer: <DET>circle <loc_1><loc_1><loc_9><loc_9>; '
-            'circle <loc_20><loc_20><loc_29><loc_29>; '
-            'square <loc_40><loc_40><loc_49><loc_49></DET>')
-    parsed = codec.decode(text, (100, 100))
+    circles = ('circle <loc_1><loc_1><loc_9><loc_9>; '
+               'circle <loc_20><loc_20><loc_29><loc_29>')
+    square = 'square <loc_40><loc_40><loc_49><loc_49>'
+    parsed = codec.decode(f'Answer: <DET>{circles}; {square}</DET>',
+                          (100, 100))
     assert parsed.labels.tolist() == [0, 0, 1]
-    assert parsed.scores.tolist() == [1.0, 0.5, 1.0]
+    assert parsed.scores.tolist() == [1.0, 0.5, 0.5]
+    parsed = codec.decode(f'Answer: <DET>{square}; {circles}</DET>',
+                          (100, 100))
+    assert parsed.labels.tolist() == [1, 0, 0]
+    assert parsed.scores.tolist() == [1.0, 0.5, 0.25]
+    # one class: its own order alone, as before
+    assert codec.decode(f'Answer: <DET>{circles}</DET>',
+                        (100, 100)).scores.tolist() == [1.0, 0.5]
 
 
 def test_at_most_max_boxes_highest_scores_first():
@@ -171,6 +180,31 @@ def test_one_polygon_per_region_holes_filled_nested_class_kept(codec):
     for label in (2, 3):
         inter = ((out == label) & (sem == label)).sum()
         assert inter / ((out == label) | (sem == label)).sum() > 0.9
+
+
+def test_seg_order_by_label_or_area():
+    """'label' writes labels by index; 'area' the label with the most pixels
+    first (a small circle, a large triangle, a middling square), each
+    label's regions largest first either way; the map reads back the same."""
+    sem = np.zeros((100, 120), np.int32)
+    cv2.circle(sem, (15, 15), 8, 1, -1)
+    cv2.rectangle(sem, (40, 5), (70, 35), 2, -1)
+    cv2.rectangle(sem, (5, 45), (110, 95), 3, -1)
+    cv2.rectangle(sem, (80, 5), (90, 15), 2, -1)  # the square's small one
+    names = {}
+    for order in ('label', 'area'):
+        codec = DetSegTextCodec(CLASSES, seg_order=order)
+        text = codec.encode_seg(sem)
+        names[order] = [p.split(' <')[0] for p in text[5:-6].split('; ')]
+        np.testing.assert_array_equal(
+            codec.decode(text, sem.shape).render_sem_seg(),
+            DetSegTextCodec(CLASSES).decode(
+                DetSegTextCodec(CLASSES).encode_seg(sem),
+                sem.shape).render_sem_seg())
+    assert names['label'] == ['circle', 'square', 'square', 'triangle']
+    assert names['area'] == ['triangle', 'square', 'square', 'circle']
+    with pytest.raises(ValueError, match='seg_order'):
+        DetSegTextCodec(CLASSES, seg_order='size')
 
 
 def test_vertex_cap_and_small_regions(codec):

@@ -55,6 +55,26 @@ def test_bound_of_a_perfect_head_and_of_short_contexts(shapes_root,
     assert bound[20] > 0.95 and head > 0.95
     assert bound[1] < bound[20] - 0.1
 
+    # the spurious box a circle at 0.2, inside the context: copied scores
+    # rank it last, and so does the written order when the answer names
+    # its classes as the context does ('context', 'confidence'); written
+    # circles first ('class'), it is the first box of an image without
+    # real circles and outranks real ones
+    for p in preds:
+        p['pred_instances']['scores'][-1] = 0.2
+    with open(path, 'wb') as f:
+        pickle.dump(preds, f)
+    res = _run(CONFIG, path, '--thr', 0.1, '--max-boxes', 20,
+               '--cfg-options', f'test_evaluator.0.metric.ann_file={ann}')
+    assert res.returncode == 0, res.stderr
+    row = re.search(r'^\| 0\.1 \| 20 \| ([\d.]+) \|.*\| ([\d.]+) \([\d.]+ x\) '
+                    r'\| ([\d.]+) \([\d.]+ x\) \| ([\d.]+) \([\d.]+ x\) \|$',
+                    res.stdout, re.M)
+    copied, by_context, by_class, by_confidence = map(float, row.groups())
+    assert copied > 0.95
+    assert by_context == by_confidence
+    assert by_confidence > by_class + 0.02
+
 
 def test_clear_errors(tmp_path):
     res = _run(CONFIG, tmp_path / 'missing.pkl')

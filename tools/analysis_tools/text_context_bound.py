@@ -12,6 +12,14 @@ its whole context; the head's own mAP is printed beside it, so the share of
 the gap that the context setting itself costs shows before any language
 model is trained.
 
+Text has no scores: a reader of the answer alone ranks its boxes by the
+order they are written in (``text_parse.answer_rank_scores``, reported as
+``text/rank_bbox_mAP``). The same copied contexts, written in each answer
+order of ``GenerateTextInstructions`` (``'context'``, ``'class'``,
+``'confidence'``) and scored with those rank scores, give what that form
+can reach with a perfect copy: the share of the head's ranking the written
+order carries.
+
 Example:
     python tools/test.py CONFIG CKPT --out work_dirs/preds.pkl
     python tools/analysis_tools/text_context_bound.py CONFIG \
@@ -60,6 +68,8 @@ def main() -> int:
     import torch
     from mmengine.config import Config
 
+    from llava_detseg.datasets.transforms.text_instructions import (
+        ANSWER_ORDERS, order_items)
     from llava_detseg.registry import METRICS
     from llava_detseg.structures import DetSegTextCodec
     from llava_detseg.utils import register_all_modules
@@ -97,9 +107,13 @@ def main() -> int:
     meta = dict(classes=tuple(text_cfg['classes']))
 
     def score(thr: float, max_boxes: int) -> dict:
-        metric = METRICS.build(dict(type='mmdet.CocoMetric',
-                                    ann_file=ann_file, metric='bbox'))
-        metric.dataset_meta = meta
+        """bbox mAP and AP50 of the copied context with the head's scores
+        ('copied'), and mAP with the rank scores of each answer order."""
+        metrics = {}
+        for name in ('copied', ) + ANSWER_ORDERS:
+            metrics[name] = METRICS.build(dict(
+                type='mmdet.CocoMetric', ann_file=ann_file, metric='bbox'))
+            metrics[name].dataset_meta = meta
         for s in preds:
             pred = s['pred_instances']
             keep = pred['scores'] >= thr
@@ -110,11 +124,18 @@ def main() -> int:
                                     scores)[:max_boxes]
             parsed = codec.decode(codec.det_block(items), shape)
             order = np.argsort(-scores.numpy(), kind='stable')[:len(items)]
-            out = dict(bboxes=torch.from_numpy(parsed.bboxes),
-                       labels=torch.from_numpy(parsed.labels),
-                       scores=scores[order].float())
-            metric.process(None, [dict(s, pred_instances=out)])
-        return metric.evaluate(len(preds))
+            outs = dict(copied=(parsed, scores[order].float()))
+            for name in ANSWER_ORDERS:
+                written = codec.decode(
+                    codec.det_block(order_items(items, name)), shape)
+                outs[name] = (written, torch.from_numpy(written.scores))
+            for name, (p, sc) in outs.items():
+                out = dict(bboxes=torch.from_numpy(p.bboxes),
+                           labels=torch.from_numpy(p.labels), scores=sc)
+                metrics[name].process(None, [dict(s, pred_instances=out)])
+        res = {k: m.evaluate(len(preds)) for k, m in metrics.items()}
+        return dict(res['copied'], **{
+            f'rank_{k}': res[k]['coco/bbox_mAP'] for k in ANSWER_ORDERS})
 
     head = METRICS.build(dict(type='mmdet.CocoMetric', ann_file=ann_file,
                               metric='bbox'))
@@ -126,13 +147,18 @@ def main() -> int:
         for n in args.max_boxes or [text_cfg.get('context_max_boxes', 20)]:
             res = score(thr, n)
             rows.append((thr, n, res['coco/bbox_mAP'],
-                         res['coco/bbox_mAP_50']))
+                         res['coco/bbox_mAP_50'],
+                         [res[f'rank_{k}'] for k in ANSWER_ORDERS]))
     print(f'\nhead bbox_mAP {head_map:.4f} ({len(preds)} images)')
+    ranks = ' | '.join(f'rank mAP, {k!r} order' for k in ANSWER_ORDERS)
     print('| context_score_thr | context_max_boxes | bound mAP | bound AP50 '
-          '| gap to head |')
-    print('|---|---|---|---|---|')
-    for thr, n, m, m50 in rows:
-        print(f'| {thr:g} | {n} | {m:.4f} | {m50:.4f} | {head_map - m:.4f} |')
+          f'| gap to head | {ranks} |')
+    print('|---' * (5 + len(ANSWER_ORDERS)) + '|')
+    for thr, n, m, m50, rank in rows:
+        cells = ' | '.join(f'{r:.4f} ({r / head_map:.2f} x)' if head_map > 0
+                           else f'{r:.4f}' for r in rank)
+        print(f'| {thr:g} | {n} | {m:.4f} | {m50:.4f} | {head_map - m:.4f} '
+              f'| {cells} |')
     return 0
 
 

@@ -41,9 +41,9 @@ class ParsedResponse:
         img_shape (tuple): ``(h, w)`` the coordinates were decoded for.
         bboxes (np.ndarray): (N, 4) float32 ``x1 y1 x2 y2`` in pixels.
         labels (np.ndarray): (N,) int64 indices into ``classes``.
-        scores (np.ndarray): (N,) float32 rank scores: the i-th of the
-            N_c boxes of its class gets ``(N_c - i) / N_c``
-            (:func:`class_rank_scores`).
+        scores (np.ndarray): (N,) float32 rank scores from the written
+            order: the box's class's place among the answer's classes times
+            its place within its class (:func:`answer_rank_scores`).
         polygons (list): ``(seg label, (K, 2) float32 pixel-centre xy)``.
         has_det (bool): A ``<DET>`` block was present.
         has_seg (bool): A ``<SEG>`` block was present.
@@ -112,26 +112,37 @@ def parse_response(codec: 'DetSegTextCodec', text: str,
         img_shape=(int(img_shape[0]), int(img_shape[1])),
         bboxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         labels=np.asarray(labels, np.int64),
-        scores=class_rank_scores(np.asarray(labels, np.int64)),
+        scores=answer_rank_scores(np.asarray(labels, np.int64)),
         polygons=polygons,
         has_det=has['DET'],
         has_seg=has['SEG'],
         failures=failures)
 
-def class_rank_scores(labels: np.ndarray) -> np.ndarray:
-    """Rank scores in written order within each class: the i-th of the
-    N_c boxes of class c gets ``(N_c - i) / N_c``.
+def answer_rank_scores(labels: np.ndarray) -> np.ndarray:
+    """Rank scores from the order an answer writes its boxes: the i-th of
+    the N_c boxes of class c gets ``(R - j) / R * (N_c - i) / N_c``, where
+    c is the j-th of the R classes the answer names (by first appearance).
 
-    COCO AP ranks each class's boxes across images. Answers written in
-    class runs (all circles, then all squares) would, under one rank over
-    the whole answer, put every circle above every square of the same
-    image, an order of the format, not of the model's belief; per class,
-    the rank is the order the model chose among the boxes COCO compares.
+    Text has no scores, only an order, and COCO AP ranks each class's boxes
+    across images. Grounded answers are written in class runs, the class
+    whose best box the model is surest of first, then each class's boxes
+    surest first (``GenerateTextInstructions(answer_order='confidence')``):
+    a box's score is then its class's place (is the class there at all: a
+    class named last is the one whose best box was weakest, as a class
+    name put on another class's object is) times its place within its
+    class. Within a class, the order is the one the model chose among the
+    boxes COCO compares; one rank over the whole answer would put every
+    box of the first class above every box of the second, an order of the
+    format. Answers in a fixed class order (``answer_order='class'``) lose
+    to this the ranking their class order does not carry.
     """
+    labels = np.asarray(labels, np.int64)
     scores = np.zeros(len(labels), np.float32)
-    for c in np.unique(labels):
+    classes = list(dict.fromkeys(labels.tolist()))  # first-appearance order
+    for j, c in enumerate(classes):
         idx = np.flatnonzero(labels == c)
-        scores[idx] = np.arange(len(idx), 0, -1, dtype=np.float32) / len(idx)
+        within = np.arange(len(idx), 0, -1, dtype=np.float32) / len(idx)
+        scores[idx] = within * (len(classes) - j) / len(classes)
     return scores
 
 

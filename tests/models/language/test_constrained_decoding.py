@@ -172,9 +172,9 @@ def test_context_level_copies_each_class_in_order(tokenizer):
 
 def _decode_with(tokenizer, processor, prefer, budget: int = 64) -> str:
     """Greedy decoding of one row through ``processor`` with scores that
-    give the class names the probabilities ``prefer`` (name -> p) wherever
-    a class name starts, always rather continue a block than close it, and
-    are flat elsewhere (so the constraint decides)."""
+    give the class names the probabilities ``prefer`` (name -> p; ``'end'``:
+    the closing tag, default never) wherever a class name starts, and are
+    flat elsewhere (so the constraint decides)."""
     n = len(tokenizer)
     starts = {}
     for name in CLASSES:
@@ -189,7 +189,7 @@ def _decode_with(tokenizer, processor, prefer, budget: int = 64) -> str:
         scores = torch.zeros(1, n)
         for tok, name in starts.items():
             scores[0, tok] = float(np.log(prefer.get(name, 1e-6)))
-        scores[0, close] = -20.0  # never wants to stop by itself
+        scores[0, close] = float(np.log(prefer.get('end', 1e-9)))
         scores[0, sep] = 5.0
         scores[0, opener] = 10.0  # opens the block at once
         scores[0, tokenizer.eos_token_id] = 8.0  # ends when allowed
@@ -214,30 +214,37 @@ def _circle_square_circle(tokenizer):
 
 def test_class_runs_and_switches(tokenizer):
     """With switch_prob, each class is copied as one run and the answer
-    moves on to another class only where the model gives that class at
-    least switch_prob; "only the circles" ends with the circles although
-    the model never chooses to close."""
+    moves on to another class with items left where the model gives it at
+    least switch_prob among those classes and the closing tag, and more
+    than the closing tag; the mass on a class with nothing left (the run
+    habit: after a circle, circle again) does not close the block."""
     constraint, context, (a, b, c) = _circle_square_circle(tokenizer)
 
     def run(prefer, switch_prob=0.1):
         proc = constraint.processor([context], 64, switch_prob)
         return _decode_with(tokenizer, proc, prefer)
 
-    # sure of the circles: both circles, then the block ends, tidily
-    assert run(dict(circle=0.97, square=0.02, triangle=0.01)) == \
+    # sure of the circles and of the end: both circles, then the block
+    # ends, tidily ("only the circles")
+    assert run(dict(circle=0.9, square=0.02, triangle=0.01, end=0.07)) == \
         f'<DET>{a}; {c}</DET>'
-    # wants some squares too: the circle run, then the square
-    assert run(dict(circle=0.7, square=0.25, triangle=0.05)) == \
+    # "circle" again after the run, but sure it is not the end: the square
+    # (0.02 of all, 2/3 of what is left to choose)
+    assert run(dict(circle=0.97, square=0.02, triangle=0.01, end=0.01)) == \
         f'<DET>{a}; {c}; {b}</DET>'
+    # the square below switch_prob among the choices left: the end
+    assert run(dict(circle=0.9, square=0.01, triangle=0.01, end=0.08)) == \
+        f'<DET>{a}; {c}</DET>'
     # prefers squares first: the run of squares, then the circles in order
     assert run(dict(circle=0.3, square=0.65, triangle=0.05)) == \
         f'<DET>{b}; {a}; {c}</DET>'
-    # wants only triangles, which the context does not have: empty block
-    assert run(dict(circle=0.02, square=0.02, triangle=0.96)) == \
+    # wants only triangles, which the context does not have, and the end
+    # more than anything the context has: empty block
+    assert run(dict(circle=0.01, square=0.01, triangle=0.9, end=0.08)) == \
         '<DET></DET>'
     # without the policy the constraint alone goes on with what is left
-    assert run(dict(circle=0.97, square=0.02, triangle=0.01), None) == \
-        f'<DET>{a}; {c}; {b}</DET>'
+    assert run(dict(circle=0.9, square=0.02, triangle=0.01, end=0.07),
+               None) == f'<DET>{a}; {c}; {b}</DET>'
     for bad in (1.5, -0.1, dict(det=0.2), True, '0.2'):
         with pytest.raises(ValueError, match='switch_prob'):
             DetSegLogitsProcessor(constraint, [context], 64, switch_prob=bad)

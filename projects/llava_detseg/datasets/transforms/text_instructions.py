@@ -12,6 +12,7 @@ KINDS = ('det_all', 'det_class', 'seg_all', 'seg_class', 'compound',
 TEST_KINDS = ('det_all', 'seg_all', 'det_class', 'count')
 # kinds whose answer has one block, so a count of its items
 COUNTABLE = ('det_all', 'det_class', 'seg_all', 'seg_class', 'count')
+ANSWER_ORDERS = ('context', 'class', 'confidence')
 # kinds with a fixed test form (GenerateTextInstructions(test_kinds=...))
 TEST_FORMS = ('det_all', 'seg_all', 'det_class', 'seg_class', 'count')
 # First template of each kind is the one used in test mode.
@@ -119,11 +120,18 @@ class GenerateTextInstructions(BaseTransform):
             heads' scores do not give it). Default None: annotations only.
         answer_order (str): Order of the items an answer selects from a
             ``<DET>`` context: ``'context'`` (default: the context's, i.e.
-            score order) or ``'class'`` (grouped by class in class-index
+            score order), ``'class'`` (grouped by class in class-index
             order, each class in context order, as ``<SEG>`` blocks always
-            are). ``'class'`` matches grounded decoding with class runs
+            are) or ``'confidence'`` (grouped by class, the class whose
+            first item comes first in the context first, each class in
+            context order: a context in score order puts the class of the
+            heads' most confident box first, so the answer's class order
+            says which classes the model is surest of). The class orders
+            match grounded decoding with class runs
             (``text_cfg.switch_prob``): the model then learns where one
-            class ends and the next begins, which class runs ask it.
+            class ends and which begins next, which class runs ask it.
+            ``'confidence'`` answers are what the text metric's rank
+            scores read (``text_parse.answer_rank_scores``).
         count_kinds (Sequence[str]): Kinds whose answer text is the number
             of items their block holds (``Answer: 3 <DET>…``); the others
             answer ``Answer: <DET>…``. Default ``('count',)``: a number
@@ -149,9 +157,9 @@ class GenerateTextInstructions(BaseTransform):
         if coords not in ('img_shape', 'ori_shape'):
             raise ValueError('GenerateTextInstructions: coords must be '
                              f'"img_shape" or "ori_shape", got {coords!r}')
-        if answer_order not in ('context', 'class'):
+        if answer_order not in ANSWER_ORDERS:
             raise ValueError('GenerateTextInstructions: answer_order must be '
-                             f'"context" or "class", got {answer_order!r}')
+                             f'one of {ANSWER_ORDERS}, got {answer_order!r}')
         self.answer_order = answer_order
         _check_kinds(count_kinds, COUNTABLE,
                      'count_kinds {} have no item count; countable: {}')
@@ -354,8 +362,7 @@ class GenerateTextInstructions(BaseTransform):
                     answerable = ctx['noisy_annotated']
             items = [i for k, i in enumerate(det) if i[0] in det_sel and (
                 answerable is None or answerable[k])]
-            if self.answer_order == 'class':  # stable: context order within
-                items.sort(key=lambda i: i[0])
+            items = order_items(items, self.answer_order)
             blocks.append(codec.det_block(items))
             context.append(codec.det_block(det))
             count = len(items)
@@ -373,3 +380,17 @@ class GenerateTextInstructions(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(kinds={self.kinds}, '
                 f'num_per_image={self.num_per_image}, coords={self.coords!r})')
+
+
+def order_items(items: list, order: str) -> list:
+    """``(label, text)`` items, in context order, in an answer's ``order``
+    (one of :data:`ANSWER_ORDERS`, see ``GenerateTextInstructions``); the
+    sorts are stable, so each class keeps its context order."""
+    if order == 'class':
+        return sorted(items, key=lambda i: i[0])
+    if order == 'confidence':
+        first: Dict[int, int] = {}
+        for k, item in enumerate(items):
+            first.setdefault(item[0], k)
+        return sorted(items, key=lambda i: first[i[0]])
+    return list(items)

@@ -29,14 +29,15 @@ class TextDetSegMetric(BaseMetric):
       - ``'context'`` (default): a text box that copies one of the head's
         boxes (score >= ``head_score_thr``, same class, same bins: the item
         the grounded context offered) carries that box's score, as the
-        answer refers to that detection; other boxes get the rank score
-        (the i-th of its class's N_c boxes: ``(N_c - i) / N_c``) times
-        ``head_score_thr``, below every copied one.
+        answer refers to that detection; other boxes get their rank score
+        (below) times ``head_score_thr``, below every copied one.
         The rank-score numbers are reported beside them (``rank_bbox_mAP``
         ...), so the ranking's share of the result stays visible.
-      - ``'rank'``: rank scores ``(N_c - i) / N_c`` per class for all
-        boxes (the codec's; generative answers copy nothing, so there both
-        are the same).
+      - ``'rank'``: the rank scores the codec reads from the written order
+        for all boxes: the box's class's place among the answer's classes
+        times its place among its class's boxes
+        (``text_parse.answer_rank_scores``; generative answers copy
+        nothing, so there both are the same).
 
       Where the model gave its confidence in each box
       (``pred_text_box_scores``: the probability the model gave the box's

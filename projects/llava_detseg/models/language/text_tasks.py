@@ -56,8 +56,9 @@ class TextTaskIO:
             ``'context'`` in grounded mode, ``'grammar'`` in generative).
         switch_prob (float, optional): At the context levels, copy each
             class whole as one run and start another class only where the
-            model gives it at least this probability (among the class names
-            and the closing tag); otherwise close the block, so that an
+            model gives it at least this probability (among the classes
+            with items left and the closing tag) and more than the closing
+            tag; otherwise close the block, so that an
             answer ends when the classes the model wants run out (see
             ``DetSegLogitsProcessor``). ``None``: the constraint's masking
             only. Default 0.1 (the value that kept "only {class}" purity
