@@ -9,13 +9,9 @@ classes = ('circle', 'square', 'triangle')
 text_mode = 'grounded'
 # low: text-mAP can only reach head-mAP if the context keeps the heads' recall
 context_score_thr = 0.1
-# ignore specks of the predicted semantic map in prompts and answers;
-# <SEG> blocks name the label with the most pixels first, as <DET> blocks
-# name the most confident box's class first (answer_order='confidence'
-# below): answers of both kinds then name their classes in the order
-# their context does
+# ignore specks of the predicted semantic map in prompts and answers
 codec = dict(max_boxes=20, max_vertices=16, tolerance=1.0,
-             min_region_area=16, seg_order='area')
+             min_region_area=16)
 
 model = dict(
     language=dict(special_tokens=dict(num_bins=1000)),

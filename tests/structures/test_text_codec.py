@@ -182,31 +182,6 @@ def test_one_polygon_per_region_holes_filled_nested_class_kept(codec):
         assert inter / ((out == label) | (sem == label)).sum() > 0.9
 
 
-def test_seg_order_by_label_or_area():
-    """'label' writes labels by index; 'area' the label with the most pixels
-    first (a small circle, a large triangle, a middling square), each
-    label's regions largest first either way; the map reads back the same."""
-    sem = np.zeros((100, 120), np.int32)
-    cv2.circle(sem, (15, 15), 8, 1, -1)
-    cv2.rectangle(sem, (40, 5), (70, 35), 2, -1)
-    cv2.rectangle(sem, (5, 45), (110, 95), 3, -1)
-    cv2.rectangle(sem, (80, 5), (90, 15), 2, -1)  # the square's small one
-    names = {}
-    for order in ('label', 'area'):
-        codec = DetSegTextCodec(CLASSES, seg_order=order)
-        text = codec.encode_seg(sem)
-        names[order] = [p.split(' <')[0] for p in text[5:-6].split('; ')]
-        np.testing.assert_array_equal(
-            codec.decode(text, sem.shape).render_sem_seg(),
-            DetSegTextCodec(CLASSES).decode(
-                DetSegTextCodec(CLASSES).encode_seg(sem),
-                sem.shape).render_sem_seg())
-    assert names['label'] == ['circle', 'square', 'square', 'triangle']
-    assert names['area'] == ['triangle', 'square', 'square', 'circle']
-    with pytest.raises(ValueError, match='seg_order'):
-        DetSegTextCodec(CLASSES, seg_order='size')
-
-
 def test_vertex_cap_and_small_regions(codec):
     capped = DetSegTextCodec(CLASSES, max_vertices=5, min_region_area=10)
     sem = np.zeros((200, 200), np.int32)

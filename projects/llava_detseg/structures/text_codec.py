@@ -39,7 +39,6 @@ from .text_tokens import (ANSWER_PREFIX, DET_CLOSE, DET_OPEN, ITEM_SEP,
                           SEG_OPEN, special_tokens)
 
 _RESERVED = ('<', '>', ';')
-SEG_ORDERS = ('label', 'area')
 
 ImgShape = Tuple[int, int]
 
@@ -82,12 +81,6 @@ class DetSegTextCodec:
             original image (grows 1.5x while a polygon has too many vertices).
         min_region_area (int): Connected regions with fewer pixels are not
             written.
-        seg_order (str): Order of the labels in a ``<SEG>`` block:
-            ``'label'`` (default: ascending label index) or ``'area'`` (the
-            label with the most pixels first, ties by index), the
-            counterpart of a ``<DET>`` block's score order for answers that
-            name the classes in the order their context does
-            (``GenerateTextInstructions(answer_order='confidence')``).
     """
 
     def __init__(self,
@@ -99,13 +92,8 @@ class DetSegTextCodec:
                  max_boxes: int = 100,
                  max_vertices: int = 32,
                  tolerance: float = 1.0,
-                 min_region_area: int = 4,
-                 seg_order: str = 'label') -> None:
+                 min_region_area: int = 4) -> None:
         classes = resolve_class_names(classes, 'classes')
-        if seg_order not in SEG_ORDERS:
-            raise ValueError(f'DetSegTextCodec: seg_order must be one of '
-                             f'{SEG_ORDERS}, got {seg_order!r}')
-        self.seg_order = seg_order
         if seg_classes is not None:
             seg_classes = resolve_class_names(seg_classes, 'seg_classes')
         # Names are written with their whitespace collapsed (ADE20K's meta
@@ -229,8 +217,7 @@ class DetSegTextCodec:
     def encode_seg(self, sem_seg: np.ndarray) -> str:
         """A ``<SEG>`` block of a (h, w) label map in original pixels.
 
-        Labels are written in ascending order (``seg_order='area'``: the
-        label with the most pixels first); within a label its regions
+        Labels are written in ascending order; within a label its regions
         largest first. Background / ignore labels are not written.
         """
         return self.seg_block(self.seg_items(sem_seg))
@@ -246,10 +233,7 @@ class DetSegTextCodec:
                              f'shape {np.shape(sem_seg)}')
         h, w = sem.shape
         items = []
-        labels, counts = np.unique(sem, return_counts=True)
-        if self.seg_order == 'area':  # stable: ties by index
-            labels = labels[np.argsort(-counts, kind='stable')]
-        for label in labels:
+        for label in np.unique(sem):
             label = int(label)
             if label in (self.background_index, self.ignore_index):
                 continue

@@ -213,11 +213,12 @@ def _circle_square_circle(tokenizer):
 
 
 def test_class_runs_and_switches(tokenizer):
-    """With switch_prob, each class is copied as one run and the answer
-    moves on to another class with items left where the model gives it at
-    least switch_prob among those classes and the closing tag, and more
-    than the closing tag; the mass on a class with nothing left (the run
-    habit: after a circle, circle again) does not close the block."""
+    """With switch_prob, each class is copied as one run; at a switch the
+    model wants the classes with items left that it gives at least
+    switch_prob among those classes and the closing tag, and more than the
+    closing tag, and of these the context's first is written (the answer
+    keeps the context's order); the mass on a class with nothing left (the
+    run habit: after a circle, circle again) does not close the block."""
     constraint, context, (a, b, c) = _circle_square_circle(tokenizer)
 
     def run(prefer, switch_prob=0.1):
@@ -235,9 +236,12 @@ def test_class_runs_and_switches(tokenizer):
     # the square below switch_prob among the choices left: the end
     assert run(dict(circle=0.9, square=0.01, triangle=0.01, end=0.08)) == \
         f'<DET>{a}; {c}</DET>'
-    # prefers squares first: the run of squares, then the circles in order
+    # prefers the square but wants the circles too: the context's order
     assert run(dict(circle=0.3, square=0.65, triangle=0.05)) == \
-        f'<DET>{b}; {a}; {c}</DET>'
+        f'<DET>{a}; {c}; {b}</DET>'
+    # wants the square only (the circles below switch_prob, then no more
+    # than the closing tag): the square alone
+    assert run(dict(circle=0.05, square=0.9, end=0.05)) == f'<DET>{b}</DET>'
     # wants only triangles, which the context does not have, and the end
     # more than anything the context has: empty block
     assert run(dict(circle=0.01, square=0.01, triangle=0.9, end=0.08)) == \
