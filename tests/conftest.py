@@ -136,6 +136,20 @@ def random_checkpoint(model_cfg, path: str, seed: int = 0) -> str:
     return path
 
 
+@pytest.fixture(scope='module', params=['tiny_ckpt', 'tiny_ckpt_llama'])
+def checkpoint_tokenizer(request):
+    """The tokenizers of both tiny checkpoints with the text format's
+    tokens: the byte-level BPE and a SentencePiece LLaMA one (Vicuna's)."""
+    from transformers import AutoTokenizer
+
+    from llava_detseg.models.language.special_tokens import \
+        add_detseg_tokens
+    tok = AutoTokenizer.from_pretrained(
+        request.getfixturevalue(request.param)['llava'])
+    add_detseg_tokens(tok)
+    return tok
+
+
 @pytest.fixture(scope='module')
 def tokenizer():
     """The tiny BPE tokenizer with the text format's tokens (language tests)."""

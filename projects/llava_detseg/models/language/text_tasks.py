@@ -60,8 +60,8 @@ class TextTaskIO:
             with items left and the closing tag) and more than the closing
             tag, the context's first such class; otherwise close the block,
             so that an answer ends when the classes the model wants run out
-            and keeps the context's order (see ``DetSegLogitsProcessor``). ``None``: the constraint's masking
-            only. Default 0.1 (the value that kept "only {class}" purity
+            and keeps the context's order (see ``DetSegLogitsProcessor``).
+            ``None``: the constraint's masking only. Default 0.1 (the value that kept "only {class}" purity
             above 0.99 on shapes val and a held-out split; 0.2 cost 0.02
             text-mAP there).
         terminate_items (bool): Train on answers whose every item ends with

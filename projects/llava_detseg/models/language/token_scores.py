@@ -1,8 +1,8 @@
 """The language model's own confidence in each box it writes.
 
 COCO AP ranks boxes across images, and a text answer has no scores: the
-codec's rank scores ``(N_c - i) / N_c`` (per class) order the boxes of one
-answer only.
+codec's rank scores (``text_parse.answer_rank_scores``) read the written
+order, which in a grounded answer is the heads' ranking carried through.
 Pix2Seq scores each box it generates by the likelihood of its class token;
 here a box of a ``<DET>`` answer gets the probability the model gave its
 tokens, its class name's and its four ``<loc>`` tokens', in its own

@@ -112,11 +112,8 @@ class RowParser:
         """The token that starts each unused context item of the open block
         at a class choice, in context order (context levels): the order in
         which the context names the classes it has left."""
-        first, later = self.cands.get(self.kind, ([], []))
-        seqs = first if self.first else later
         at = 0 if self.first else len(self.o.separator[self.kind])
-        return [s[at] for i, s in enumerate(seqs)
-                if i not in self.used and len(s) > at]
+        return [seq[at] for _, seq in self._candidates()]
 
     def next_ids(self, remaining: int, name: str) -> List[int]:
         """The allowed next tokens that continue an item of class
